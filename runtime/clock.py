@@ -1,0 +1,117 @@
+"""The one injectable clock: real time, simulated time at N x speed, and a manual test clock.
+
+Every component reads time through a `Clock`; nothing calls `time.time()` directly. That is
+what lets the simulated market run 100x faster than real time and lets supervisor tests
+step through restart-intensity windows without sleeping.
+
+`now()` is wall-clock epoch seconds (UTC); `monotonic()` never goes backwards and is what
+intervals and timeouts are measured with. `real_delay(sim_s)` converts a simulated delay into
+the real seconds a timer thread must wait (None: only an explicit `advance` moves time).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+__all__ = ["Clock", "ManualClock", "RealClock", "SimulatedClock"]
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Epoch seconds (UTC) in this clock's world."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds that never go backwards; only differences are meaningful."""
+        ...
+
+    def real_delay(self, sim_seconds: float) -> float | None:
+        """Real seconds to wait for `sim_seconds` to pass; None when only `advance` moves time."""
+        ...
+
+    def subscribe(self, on_advance: Callable[[], None]) -> None:
+        """Call `on_advance` whenever time jumps (manual clocks); a no-op for flowing clocks."""
+        ...
+
+
+class RealClock:
+    """Wall-clock time. Reads `time.time()` on every call, so freezegun can freeze it."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def real_delay(self, sim_seconds: float) -> float | None:
+        return max(0.0, sim_seconds)
+
+    def subscribe(self, on_advance: Callable[[], None]) -> None:
+        return None
+
+
+class SimulatedClock:
+    """Time that flows `speed` times faster than real time, starting at `start` epoch seconds."""
+
+    def __init__(self, *, start: float, speed: float) -> None:
+        if speed <= 0:
+            msg = f"clock speed must be > 0, got {speed!r}"
+            raise ValueError(msg)
+        self.start = start
+        self.speed = speed
+        self._real_origin = time.monotonic()
+
+    def now(self) -> float:
+        return self.start + (time.monotonic() - self._real_origin) * self.speed
+
+    def monotonic(self) -> float:
+        return self.now()
+
+    def real_delay(self, sim_seconds: float) -> float | None:
+        return max(0.0, sim_seconds) / self.speed
+
+    def subscribe(self, on_advance: Callable[[], None]) -> None:
+        return None
+
+
+class ManualClock:
+    """A clock that moves only when told to: tests and the deterministic replay runtime."""
+
+    __test__ = False
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
+        self._now = start
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+
+    def now(self) -> float:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._now
+
+    def real_delay(self, sim_seconds: float) -> float | None:
+        return 0.0 if sim_seconds <= 0 else None
+
+    def subscribe(self, on_advance: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.append(on_advance)
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            msg = f"a clock cannot go backwards: advance({seconds!r})"
+            raise ValueError(msg)
+        self.set(self._now + seconds)
+
+    def set(self, epoch_seconds: float) -> None:
+        if epoch_seconds < self._now:
+            msg = f"a clock cannot go backwards: {epoch_seconds!r} < {self._now!r}"
+            raise ValueError(msg)
+        with self._lock:
+            self._now = epoch_seconds
+            listeners = tuple(self._listeners)
+        for notify in listeners:
+            notify()
