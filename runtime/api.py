@@ -9,8 +9,9 @@ Semantics every backend keeps:
 - `tell` is fire-and-forget and FIFO per sender/receiver pair.
 - `ask` waits at most `timeout_s`; a timed-out ask is *not* cancelled (the message still runs).
 - Any exception escaping `on_start`, `receive` or `on_stop` crashes the actor ("let it crash"):
-  the asker, if any, gets the exception, later messages are refused, and the actor's watcher
-  (its supervisor) receives `ChildExited(name, incarnation, Crash(...))` exactly once.
+  the asker, if any, gets the exception, later messages are refused, `on_crash` runs instead of
+  `on_stop`, and the actor's watcher (its supervisor) receives
+  `ChildExited(name, incarnation, Crash(...))` exactly once.
   Domain refusals are return values, never exceptions.
 - A name is held by at most one live actor: spawning a name whose holder is alive raises
   `NameTaken`. Supervisors rely on this for "never two incarnations at once".
@@ -154,7 +155,7 @@ class Ref(Protocol):
         """Send without waiting. Raises `ActorDead` if the target is known to be gone."""
         ...
 
-    def ask(self, message: object, timeout_s: float = 5.0) -> Any:  # noqa: ANN401 - replies are per-message
+    def ask(self, message: object, timeout_s: float = 5.0) -> Any:
         """Send and wait for the reply; re-raises the handler's exception."""
         ...
 
@@ -226,7 +227,7 @@ class Address:
     def tell(self, message: object) -> None:
         self.runtime.lookup(self.name).tell(message)
 
-    def ask(self, message: object, timeout_s: float = 5.0) -> Any:  # noqa: ANN401
+    def ask(self, message: object, timeout_s: float = 5.0) -> Any:
         return self.runtime.lookup(self.name).ask(message, timeout_s)
 
     def stop(self, timeout_s: float | None = 5.0) -> bool:
@@ -289,3 +290,7 @@ class Actor:
 
     def on_stop(self) -> None:
         """Runs after the last message on an orderly stop (not after a crash)."""
+
+    def on_crash(self) -> None:
+        """Runs once after a handler crashed, before the watcher is told; best effort (it does not
+        run when the process dies). A supervisor stops its children here, as OTP's links would."""

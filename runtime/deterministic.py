@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from runtime._exits import report_exit
+from runtime._exits import report_exit, run_on_crash
 from runtime.api import (
     ActorDead,
     Address,
@@ -46,8 +46,14 @@ log = logging.getLogger(__name__)
 class _Host:
     __slots__ = ("actor", "alive", "incarnation", "name", "pending_stop", "runtime", "watcher")
 
-    def __init__(self, runtime: DeterministicRuntime, actor: Actor, name: str, incarnation: int,
-                 watcher: Ref | None) -> None:
+    def __init__(
+        self,
+        runtime: DeterministicRuntime,
+        actor: Actor,
+        name: str,
+        incarnation: int,
+        watcher: Ref | None,
+    ) -> None:
         self.runtime = runtime
         self.actor = actor
         self.name = name
@@ -77,10 +83,10 @@ class _DetRef:
             raise ActorDead(msg)
         self._host.runtime._queue.append((self._host, message))
 
-    def ask(self, message: object, timeout_s: float = 5.0) -> Any:  # noqa: ANN401, ARG002 - no waiting here
+    def ask(self, message: object, timeout_s: float = 5.0) -> Any:
         return self._host.runtime._ask(self._host, message)
 
-    def stop(self, timeout_s: float | None = 5.0) -> bool:  # noqa: ARG002
+    def stop(self, timeout_s: float | None = 5.0) -> bool:
         self._host.runtime._stop(self._host, Shutdown())
         return True
 
@@ -165,8 +171,9 @@ class DeterministicRuntime:
 
     # Runtime protocol ---------------------------------------------------------------------------
 
-    def spawn(self, factory: Factory, *, name: str, incarnation: int = 1,
-              watcher: Ref | None = None) -> Ref:
+    def spawn(
+        self, factory: Factory, *, name: str, incarnation: int = 1, watcher: Ref | None = None
+    ) -> Ref:
         holder = self._names.get(name)
         if holder is not None and holder.alive:
             msg = f"actor name {name!r} is held by live incarnation #{holder.incarnation}"
@@ -180,7 +187,7 @@ class DeterministicRuntime:
         self._depth += 1
         try:
             actor.on_start()
-        except Exception as e:  # noqa: BLE001 - reported to the spawner as StartFailed
+        except Exception as e:
             self._release(host)
             raise StartFailed(InitFailed(error=repr(e), traceback=traceback.format_exc())) from e
         finally:
@@ -209,10 +216,12 @@ class DeterministicRuntime:
         if host is not None:
             self._release(host)
 
-    def shutdown(self, timeout_s: float = 10.0) -> None:  # noqa: ARG002
-        for host in reversed(list(self._spawned.values())):
-            if host.alive:
-                self._stop(host, Shutdown())
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        # Unsupervised actors first (roots stop their own subtrees in order), then stragglers.
+        for roots_only in (True, False):
+            for host in reversed(list(self._spawned.values())):
+                if host.alive and (host.watcher is None or not roots_only):
+                    self._stop(host, Shutdown())
         self._timers.clear()
         self._queue.clear()
 
@@ -272,7 +281,7 @@ class DeterministicRuntime:
             self._depth -= 1
         self._after_handler(host)
 
-    def _ask(self, host: _Host, message: object) -> Any:  # noqa: ANN401
+    def _ask(self, host: _Host, message: object) -> Any:
         if self._depth == 0:
             self.run_until_idle()
         if not host.alive:
@@ -296,6 +305,7 @@ class DeterministicRuntime:
     def _crashed(self, host: _Host, error: Exception) -> None:
         reason = Crash(error=repr(error), traceback=traceback.format_exc())
         self._release(host)
+        run_on_crash(host.actor, host.name)
         self._notify(host, reason)
 
     def _stop(self, host: _Host, reason: ExitReason) -> None:
@@ -316,6 +326,7 @@ class DeterministicRuntime:
             host.actor.on_stop()
         except Exception as e:  # noqa: BLE001 - on_stop failing is a crash of this incarnation
             reason = Crash(error=repr(e), traceback=traceback.format_exc())
+            run_on_crash(host.actor, host.name)
         self._notify(host, reason)
 
     def _release(self, host: _Host) -> None:

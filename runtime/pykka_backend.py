@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pykka
 
 from runtime._exits import report_exit
+from runtime._exits import run_on_crash as _run_on_crash
 from runtime.api import (
     ActorDead,
     Address,
@@ -63,8 +64,15 @@ class _Host(pykka.ThreadingActor):
     # Daemon threads: an abandoned (wedged) actor must not keep the process alive at exit.
     use_daemon_thread = True
 
-    def __init__(self, runtime: PykkaRuntime, actor: Actor, name: str, incarnation: int,
-                 watcher: Ref | None, created: list[_Host]) -> None:
+    def __init__(
+        self,
+        runtime: PykkaRuntime,
+        actor: Actor,
+        name: str,
+        incarnation: int,
+        watcher: Ref | None,
+        created: list[_Host],
+    ) -> None:
         super().__init__()
         created.append(self)  # pykka's start() returns only its own ref; we need the host
         self.runtime = runtime
@@ -94,7 +102,7 @@ class _Host(pykka.ThreadingActor):
         finally:
             self.started.set()
 
-    def on_receive(self, message: Any) -> Any:  # noqa: ANN401 - pykka's signature
+    def on_receive(self, message: Any) -> Any:
         match message:
             case _Ask(inner):
                 if self.poisoned:
@@ -123,11 +131,14 @@ class _Host(pykka.ThreadingActor):
             self._finish(self.init_failure, notify=False)
             return
         reason = self.exit_reason or Shutdown()
-        if not isinstance(reason, Crash):
+        if isinstance(reason, Crash):
+            _run_on_crash(self.actor, self.name)
+        else:
             try:
                 self.actor.on_stop()
             except Exception as e:  # noqa: BLE001 - on_stop failing is a crash of this incarnation
                 reason = Crash(error=repr(e), traceback=traceback.format_exc())
+                _run_on_crash(self.actor, self.name)
         self._finish(reason, notify=True)
 
     # internals --------------------------------------------------------------------------------
@@ -168,7 +179,7 @@ class _PykkaRef:
         except pykka.ActorDeadError as e:
             raise ActorDead(str(e)) from e
 
-    def ask(self, message: object, timeout_s: float = 5.0) -> Any:  # noqa: ANN401
+    def ask(self, message: object, timeout_s: float = 5.0) -> Any:
         try:
             future = self._pykka_ref.ask(_Ask(message), block=False)
             reply = future.get(timeout=timeout_s)
@@ -296,8 +307,11 @@ class _TimerThread:
                     return
                 due = self._pop_due()
                 if not due:
-                    wait = (self._clock.real_delay(self._heap[0].at - self._clock.monotonic())
-                            if self._heap else None)
+                    wait = (
+                        self._clock.real_delay(self._heap[0].at - self._clock.monotonic())
+                        if self._heap
+                        else None
+                    )
                     self._cond.wait(timeout=wait)
                     continue
             for item in due:
@@ -333,8 +347,9 @@ class PykkaRuntime:
     def clock(self) -> Clock:
         return self._clock
 
-    def spawn(self, factory: Factory, *, name: str, incarnation: int = 1,
-              watcher: Ref | None = None) -> Ref:
+    def spawn(
+        self, factory: Factory, *, name: str, incarnation: int = 1, watcher: Ref | None = None
+    ) -> Ref:
         actor = factory()
         with self._lock:
             holder = self._names.get(name)
@@ -378,13 +393,18 @@ class PykkaRuntime:
             return sorted(self._names)
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
-        with self._lock:
-            refs = list(reversed(self._spawned.values()))
-            self._spawned.clear()
-        for ref in refs:
-            if ref.is_alive() and not ref.stop(timeout_s):
-                log.error("actor %s did not stop within %.1fs at shutdown", ref.name, timeout_s)
-                ref.poison()
+        # Unsupervised actors first (roots stop their own subtrees in order), then stragglers.
+        for roots_only in (True, False):
+            with self._lock:
+                refs = [
+                    r
+                    for r in reversed(self._spawned.values())
+                    if not roots_only or r._host.watcher is None
+                ]
+            for ref in refs:
+                if ref.is_alive() and not ref.stop(timeout_s):
+                    log.error("actor %s did not stop within %.1fs at shutdown", ref.name, timeout_s)
+                    ref.poison()
         self._timers.close()
 
     def _register(self, host: _Host) -> None:

@@ -1,0 +1,42 @@
+"""The dynamic supervisor: children added at run time (market windows, positions).
+
+Where we differ from OTP on purpose: OTP loses dynamic children when their supervisor
+restarts; ours calls `rebuild()` in `on_start` to get the specs of every child that should
+exist (windows not yet settled, positions still open, read from the journal), so a supervisor
+restart never orphans live orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from supervisors.spec import ChildSpec, Flags, Strategy
+from supervisors.supervisor import Supervisor
+
+__all__ = ["DynamicSupervisor"]
+
+
+def _nothing() -> Iterable[ChildSpec]:
+    return ()
+
+
+class DynamicSupervisor(Supervisor):
+    """one_for_one over children added with StartChild, rebuilt from `rebuild()` on start."""
+
+    def __init__(
+        self,
+        flags: Flags | None = None,
+        *,
+        rebuild: Callable[[], Iterable[ChildSpec]] = _nothing,
+        max_children: int | None = None,
+        watchdog_s: float = 5.0,
+    ) -> None:
+        flags = flags or Flags(intensity=3, period_s=30.0)
+        if flags.strategy is not Strategy.ONE_FOR_ONE:
+            msg = f"a dynamic supervisor is one_for_one, got {flags.strategy.value}"
+            raise ValueError(msg)
+        super().__init__(flags, (), watchdog_s=watchdog_s, max_children=max_children)
+        self._rebuild = rebuild
+
+    def initial_children(self) -> tuple[ChildSpec, ...]:
+        return tuple(self._rebuild())
