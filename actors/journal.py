@@ -1,0 +1,267 @@
+"""The journal actor: the one writer of the DuckDB event journal (invariant 1).
+
+Every other component tells or asks this actor; nobody else opens the journal file while the
+bot runs, so "database is locked" cannot happen. Events are encoded in the *sender's* thread
+when the message is built (`Append(event)` calls `to_record`), so a badly typed event fails in
+the code that made it, and the journal itself never needs to import trading event modules.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from runtime.api import Actor, Ref, Timer, UnhandledMessage
+from state.events import Event, EventRecord, decode_all, to_record
+from state.journal_store import JournalStore, QueryRejected
+
+__all__ = [
+    "Append",
+    "AppendDurable",
+    "Flush",
+    "JournalActor",
+    "JournalCommand",
+    "JournalStats",
+    "Query",
+    "QueryRefused",
+    "ReadStream",
+    "Stats",
+    "read_stream",
+]
+
+log = logging.getLogger(__name__)
+
+
+# --- messages ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Append:
+    """Tell: buffer one event; it is committed at the next flush (not acknowledged)."""
+
+    event: Event
+    record: EventRecord = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "record", to_record(self.event))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppendDurable:
+    """Ask: commit these events (after everything told earlier); replies with their seqs."""
+
+    events: tuple[Event, ...]
+    records: tuple[EventRecord, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "records", tuple(to_record(e) for e in self.events))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Flush:
+    """Ask: commit everything buffered; replies with how many records were committed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadStream:
+    """Ask: flush, then reply with the stream's records after `after_seq`, oldest first.
+
+    The reply is `tuple[EventRecord, ...]`; decode it with `state.events.decode_all` in the
+    reader (or call `read_stream` below), so the journal never needs the reader's event classes.
+    """
+
+    stream_id: str
+    after_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Query:
+    """Ask: flush, then run one read-only SELECT; replies rows or `QueryRefused`."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stats:
+    """Ask: reply with `JournalStats`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryRefused:
+    """A report query was not one SELECT, or DuckDB refused it. The journal keeps running."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalStats:
+    """Counters of this incarnation (they restart at zero after a restart)."""
+
+    appended: int  # records received (told or asked)
+    flushed: int  # records in committed batches (a resent duplicate counts, it is not stored twice)
+    batches: int  # committed transactions
+    pending: int  # records buffered, not yet committed
+    last_flush_ms: float  # wall time of the last commit
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _FlushTick:
+    """The interval timer's message."""
+
+
+JournalCommand: TypeAlias = Append | AppendDurable | Flush | ReadStream | Query | Stats | _FlushTick
+
+
+# --- the actor -----------------------------------------------------------------------------
+
+
+class JournalActor(Actor):
+    """Single writer of the event journal: buffers appends, commits them in batches.
+
+    Accepts:
+        Append(event): tell. Buffered; committed when the buffer reaches `batch_size`, on the
+            `flush_interval_s` timer, before any read or query, and on an orderly stop.
+        AppendDurable(events): ask -> `tuple[int, ...]` seqs, one per event, in order.
+        Flush(): ask -> int, records committed by this flush.
+        ReadStream(stream_id, after_seq): ask -> `tuple[EventRecord, ...]` (flushes first, so a
+            reader sees its own writes).
+        Query(sql, params): ask -> `list[tuple]` or `QueryRefused` (flushes first).
+        Stats(): ask -> `JournalStats`.
+
+    What an acknowledged append guarantees:
+        When `AppendDurable` replies, its events (and every event told to the journal before it)
+        are committed in the DuckDB file: a process crash or power loss after the reply does
+        not lose them, and every later read sees them. The same events sent again are not
+        stored twice (idempotent on `event_id`) and get the same seqs back. If the ask raises
+        or times out, the outcome is unknown: the events may or may not be committed, and
+        resending the same event objects is safe.
+        `Append` is not acknowledged: it is lost if the process dies within `flush_interval_s`
+        of the tell, or if the journal crashes before flushing it.
+
+    A crash (a failed write, or any unexpected error) loses the buffered, unacknowledged events
+    and is never silent: the write error propagates (to the asker of `AppendDurable`, `Flush`
+    or a read, and to the supervisor), the store is closed so the restarted incarnation can
+    open the file, and nothing of the failed batch is stored. A restart replays nothing: the
+    journal's state *is* the file.
+    """
+
+    def __init__(
+        self,
+        store_factory: Callable[[], JournalStore],
+        *,
+        flush_interval_s: float = 0.2,
+        batch_size: int = 500,
+    ) -> None:
+        if flush_interval_s <= 0:
+            msg = f"flush_interval_s must be > 0, got {flush_interval_s!r}"
+            raise ValueError(msg)
+        if batch_size < 1:
+            msg = f"batch_size must be >= 1, got {batch_size!r}"
+            raise ValueError(msg)
+        self._store_factory = store_factory
+        self._flush_interval_s = flush_interval_s
+        self._batch_size = batch_size
+        self._store: JournalStore | None = None
+        self._pending: list[EventRecord] = []
+        self._timer: Timer | None = None
+        self._appended = 0
+        self._flushed = 0
+        self._batches = 0
+        self._last_flush_ms = 0.0
+
+    def on_start(self) -> None:
+        # Opened here, on the actor's own thread, never in __init__ (which may run elsewhere).
+        self._store = self._store_factory()
+        self._timer = self.ctx.schedule(self._flush_interval_s, _FlushTick())
+
+    def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        try:
+            self._flush()
+        finally:
+            self._close_store()
+
+    def receive(self, message: object) -> object:
+        try:
+            return self._dispatch(message)
+        except Exception:
+            # Let it crash, but release the file first: the restarted incarnation must open it.
+            self._close_store()
+            raise
+
+    def _dispatch(self, message: object) -> object:
+        match message:
+            case Append(record=record):
+                self._pending.append(record)
+                self._appended += 1
+                if len(self._pending) >= self._batch_size:
+                    self._flush()
+                return None
+            case AppendDurable(records=records):
+                self._pending.extend(records)
+                self._appended += len(records)
+                seqs = self._flush()
+                return seqs[len(seqs) - len(records) :]
+            case Flush():
+                return len(self._flush())
+            case ReadStream(stream_id=stream_id, after_seq=after_seq):
+                self._flush()
+                return tuple(self._open_store().read_stream_records(stream_id, after_seq))
+            case Query(sql=sql, params=params):
+                self._flush()
+                try:
+                    return self._open_store().query(sql, params)
+                except QueryRejected as e:
+                    log.warning("journal refused a report query: %s", e)
+                    return QueryRefused(reason=str(e))
+            case Stats():
+                return JournalStats(
+                    appended=self._appended,
+                    flushed=self._flushed,
+                    batches=self._batches,
+                    pending=len(self._pending),
+                    last_flush_ms=self._last_flush_ms,
+                )
+            case _FlushTick():
+                self._flush()
+                self._timer = self.ctx.schedule(self._flush_interval_s, _FlushTick())
+                return None
+            case _:
+                msg = f"journal {self.ctx.name} has no case for {message!r}"
+                raise UnhandledMessage(msg)
+
+    def _flush(self) -> tuple[int, ...]:
+        if not self._pending:
+            return ()
+        batch, self._pending = self._pending, []
+        # perf_counter, not the runtime clock: this is the real I/O cost, even in simulated time.
+        started = time.perf_counter()
+        seqs = self._open_store().append_records(batch)
+        self._last_flush_ms = (time.perf_counter() - started) * 1000.0
+        self._flushed += len(batch)
+        self._batches += 1
+        return tuple(seqs)
+
+    def _open_store(self) -> JournalStore:
+        if self._store is None:
+            msg = f"journal {self.ctx.name}#{self.ctx.incarnation} has no open store"
+            raise RuntimeError(msg)
+        return self._store
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            store, self._store = self._store, None
+            store.close()
+
+
+def read_stream(
+    journal: Ref, stream_id: str, *, after_seq: int = 0, timeout_s: float = 5.0
+) -> list[Event]:
+    """Ask the journal for a stream and decode it in the caller (who knows its event types)."""
+    records = journal.ask(ReadStream(stream_id=stream_id, after_seq=after_seq), timeout_s)
+    return decode_all(records)
