@@ -24,6 +24,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from actors.journal import Append
 from runtime.api import (
     AbandonedExit,
     Actor,
@@ -39,6 +40,7 @@ from runtime.api import (
     StartFailed,
     is_normal_exit,
 )
+from state.events import ActorStarted, ActorStopped, ChildRestarted, Event, SupervisorGaveUp
 from supervisors.intensity import add_restart
 from supervisors.spec import (
     AutoShutdown,
@@ -187,6 +189,7 @@ class Supervisor(Actor):
         *,
         watchdog_s: float = 5.0,
         max_children: int | None = None,
+        journal: str | None = None,
     ) -> None:
         specs = tuple(children)
         validate_children(flags, specs)
@@ -196,6 +199,7 @@ class Supervisor(Actor):
         self._counters = _Counters()
         self._watchdog_s = watchdog_s
         self._max_children = max_children
+        self._journal = journal
         self._stopping = False
 
     # lifecycle ----------------------------------------------------------------------------------
@@ -263,6 +267,15 @@ class Supervisor(Actor):
             return  # a stale notice: we stopped that incarnation ourselves, or it was replaced
         child.ref = None
         child.finished_by_itself = True
+        self._record(
+            ActorStopped(
+                stream_id=f"lifecycle/{name}",
+                ts=self.ctx.clock.now(),
+                name=name,
+                incarnation=incarnation,
+                reason=_describe(reason),
+            )
+        )
         if isinstance(reason, Crash | InitFailed):
             self._counters.crashes += 1
             log.error(
@@ -394,6 +407,16 @@ class Supervisor(Actor):
             self._give_up(failed)
             return
         self._counters.restarts += 1
+        self._record(
+            ChildRestarted(
+                stream_id=f"lifecycle/{self.ctx.name}",
+                ts=self.ctx.clock.now(),
+                supervisor=self.ctx.name,
+                child=failed.spec.id,
+                incarnation=failed.incarnation + 1,
+                reason="restart",
+            )
+        )
         order = list(self._children)
         match self.flags.strategy:
             case Strategy.ONE_FOR_ONE:
@@ -443,6 +466,14 @@ class Supervisor(Actor):
         child.suspected_dead = False
         child.finished_by_itself = False
         self._counters.started += 1
+        self._record(
+            ActorStarted(
+                stream_id=f"lifecycle/{child.spec.id}",
+                ts=self.ctx.clock.now(),
+                name=child.spec.id,
+                incarnation=child.incarnation,
+            )
+        )
         return ref
 
     def _terminate(self, child: _Child) -> None:
@@ -478,6 +509,14 @@ class Supervisor(Actor):
             self.flags.period_s,
             offender.spec.id,
         )
+        self._record(
+            SupervisorGaveUp(
+                stream_id=f"lifecycle/{self.ctx.name}",
+                ts=self.ctx.clock.now(),
+                supervisor=self.ctx.name,
+                reason=f"{offender.spec.id}: {GAVE_UP}",
+            )
+        )
         self._terminate_all()
         self.ctx.stop_self(Shutdown(cause=GAVE_UP))
 
@@ -494,6 +533,20 @@ class Supervisor(Actor):
             self._terminate_all()
             self.ctx.stop_self(Shutdown(cause="auto_shutdown"))
 
+    def _record(self, event: Event) -> None:
+        """Journal a lifecycle fact. The journal may itself be restarting: then the fact is only
+        logged, because waiting for it would stall every restart behind the journal's."""
+        if self._journal is None:
+            return
+        try:
+            self.ctx.runtime.lookup(self._journal).tell(Append(event=event))
+        except ActorDead:
+            log.info(
+                "supervisor %s: journal unavailable, lifecycle not journaled: %r",
+                self.ctx.name,
+                event,
+            )
+
     def _which_children(self) -> tuple[ChildInfo, ...]:
         return tuple(
             ChildInfo(
@@ -505,6 +558,16 @@ class Supervisor(Actor):
             )
             for c in self._children.values()
         )
+
+
+def _describe(reason: ExitReason) -> str:
+    match reason:
+        case Crash(error=error) | InitFailed(error=error):
+            return f"{type(reason).__name__}: {error}"
+        case Shutdown(cause=cause):
+            return f"Shutdown: {cause}"
+        case _:
+            return type(reason).__name__
 
 
 def tree_stats(runtime: Runtime, root: str, timeout_s: float = 5.0) -> SupervisorStats:

@@ -1,0 +1,346 @@
+"""polyactor: run the bot, check a config file, or report from the journal.
+
+    python run.py [--config FILE] [--mode paper|live] [--runtime pykka|ray] [--speed X]
+                  [--duration D] [--summary-json FILE]
+    python run.py check-config FILE
+    python run.py report [--config FILE]
+
+Flags override the YAML; the YAML (config/default.yaml when --config is not given) is the single
+source of settings. Exit codes: 0 clean stop, 1 the supervision tree gave up, 2 bad config.
+Only this file handles signals and calls sys.exit (a SystemExit inside an actor would stop
+every pykka actor in the process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime import Clock, Ref
+
+ROOT_DIR = Path(__file__).resolve().parent
+DEFAULT_CONFIG = ROOT_DIR / "config" / "default.yaml"
+
+log = logging.getLogger("run")
+
+
+# --- command line -------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """'90' (seconds), '5s', '30m', '2h', '1h30m', '1d' -> seconds of simulated time."""
+    cleaned = text.strip().lower()
+    try:
+        return float(cleaned)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(cleaned)
+    if not parts or "".join(n + u for n, u in parts) != cleaned:
+        msg = f"invalid duration {text!r}: use e.g. 90, 5s, 30m, 2h or 1h30m"
+        raise argparse.ArgumentTypeError(msg)
+    return sum(float(n) * _UNIT_S[u] for n, u in parts)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="run.py", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"YAML settings (default: {DEFAULT_CONFIG.relative_to(ROOT_DIR)})",
+    )
+    parser.add_argument("--mode", choices=["paper", "live"], help="overrides mode")
+    parser.add_argument("--runtime", choices=["pykka", "ray"], help="overrides runtime")
+    parser.add_argument("--speed", type=float, help="simulated clock speed (paper mode)")
+    parser.add_argument(
+        "--duration", type=parse_duration, help="stop after this much simulated time, e.g. 5s, 2h"
+    )
+    parser.add_argument("--summary-json", type=Path, help="write a JSON summary here at exit")
+    sub = parser.add_subparsers(dest="command")
+    check = sub.add_parser("check-config", help="validate a YAML file; exit 0 if good, 2 if not")
+    check.add_argument("file", type=Path)
+    report = sub.add_parser("report", help="totals from the journal (bot not running)")
+    report.add_argument("--config", type=Path, default=None, dest="report_config")
+    return parser
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, object]:
+    flags = {
+        "mode": args.mode,
+        "runtime": args.runtime,
+        "speed": args.speed,
+        "duration_s": args.duration,
+    }
+    return {key: value for key, value in flags.items() if value is not None}
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+class _ErrorCounter(logging.Handler):
+    """Counts ERROR records for the summary's `errors`."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        del record
+        self.count += 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    exit_code: int
+    reason: str
+    wall_seconds: float
+    sim_seconds: float
+    actors_started: int
+    restarts: int
+    events_journaled: int
+
+
+def run_bot(args: argparse.Namespace) -> int:
+    from config.errors import ConfigError
+    from config.loader import load_settings
+    from config.secrets import load_secrets
+
+    config_path = args.config or DEFAULT_CONFIG
+    overrides = overrides_from(args)
+    try:
+        settings = load_settings(config_path, overrides)
+        secrets = load_secrets(settings, os.environ)
+    except ConfigError as e:
+        print("\n".join(e.errors), file=sys.stderr)
+        return 2
+    if settings.mode.value == "live":
+        print(
+            "live mode is not available in this version: the live venue adapter is not built "
+            "yet; run paper mode (the default)",
+            file=sys.stderr,
+        )
+        return 2
+    del secrets  # paper mode needs none; live mode reads them through the venue adapter
+
+    from runtime.logs import setup_logging
+
+    logging_handle = setup_logging(
+        Path(settings.logging.dir),
+        settings.logging.level.value,
+        repeat_window_s=settings.logging.repeat_window_s,
+        per_window_files=settings.logging.per_window_files,
+    )
+    errors = _ErrorCounter()
+    logging.getLogger().addHandler(errors)
+    try:
+        outcome = _run_tree(settings, config_path, overrides)
+    finally:
+        logging.getLogger().removeHandler(errors)
+    if args.summary_json is not None:
+        summary = {
+            "mode": settings.mode.value,
+            "runtime": settings.runtime.value,
+            "wall_seconds": round(outcome.wall_seconds, 3),
+            "sim_seconds": round(outcome.sim_seconds, 3),
+            "actors_started": outcome.actors_started,
+            "restarts": outcome.restarts,
+            "events_journaled": outcome.events_journaled,
+            "errors": errors.count,
+            "exit_reason": outcome.reason,
+        }
+        args.summary_json.write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("exit %d: %s", outcome.exit_code, outcome.reason)
+    logging_handle.close()
+    return outcome.exit_code
+
+
+def _run_tree(settings: object, config_path: Path, overrides: dict[str, object]) -> Outcome:
+    from actors.journal import AppendDurable, Stats
+    from config.settings import Settings
+    from runtime import RealClock, SimulatedClock, StartFailed, make_runtime
+    from state.events import RunStarted, RunStopped
+    from supervisors.supervisor import tree_stats
+    from supervisors.tree import JOURNAL, ROOT, root_spec
+
+    assert isinstance(settings, Settings)
+    wall_start = time.monotonic()
+    clock = (
+        SimulatedClock(start=time.time(), speed=settings.speed)
+        if settings.mode.value == "paper"
+        else RealClock()
+    )
+    sim_start = clock.now()
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    Path(settings.journal.path).parent.mkdir(parents=True, exist_ok=True)
+    runtime = make_runtime(settings.runtime.value, clock)
+
+    stop = threading.Event()
+    stop_reason = ["duration reached"]
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        del frame
+        stop_reason[0] = f"signal {signal.Signals(signum).name}"
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    spec = root_spec(settings, config_path, overrides)
+    try:
+        root = runtime.spawn(spec.start, name=ROOT)
+    except StartFailed as e:
+        log.error(
+            "the supervision tree failed to start: %s\n%s", e.reason.error, e.reason.traceback
+        )
+        runtime.shutdown()
+        return Outcome(
+            exit_code=1,
+            reason=f"start failed: {e.reason.error}",
+            wall_seconds=time.monotonic() - wall_start,
+            sim_seconds=0.0,
+            actors_started=0,
+            restarts=0,
+            events_journaled=0,
+        )
+    journal = runtime.address(JOURNAL)
+    digest = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:16]
+    journal.ask(
+        AppendDurable(
+            events=(
+                RunStarted(
+                    stream_id="run",
+                    ts=clock.now(),
+                    mode=settings.mode.value,
+                    runtime=settings.runtime.value,
+                    config_digest=digest,
+                ),
+            )
+        ),
+        10.0,
+    )
+    log.info(
+        "polyactor started: mode=%s runtime=%s speed=%s duration=%s",
+        settings.mode.value,
+        settings.runtime.value,
+        settings.speed,
+        settings.duration_s,
+    )
+
+    exit_code, stop_reason[0] = supervise(root, clock, settings.duration_s, stop, stop_reason[0])
+
+    started = restarts = journaled = 0
+    if exit_code == 0:
+        stats = tree_stats(runtime, ROOT)
+        started, restarts = stats.started + 1, stats.restarts
+        journal.ask(
+            AppendDurable(
+                events=(
+                    RunStopped(
+                        stream_id="run",
+                        ts=clock.now(),
+                        reason=stop_reason[0],
+                        exit_code=exit_code,
+                        wall_seconds=time.monotonic() - wall_start,
+                        sim_seconds=clock.now() - sim_start,
+                    ),
+                )
+            ),
+            10.0,
+        )
+        journaled = journal.ask(Stats(), 10.0).appended
+        root.stop(timeout_s=None)  # children stop in reverse order; the journal flushes last
+    runtime.shutdown()
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+    return Outcome(
+        exit_code=exit_code,
+        reason=stop_reason[0],
+        wall_seconds=time.monotonic() - wall_start,
+        sim_seconds=clock.now() - sim_start,
+        actors_started=started,
+        restarts=restarts,
+        events_journaled=journaled,
+    )
+
+
+def supervise(
+    root: Ref, clock: Clock, duration_s: float | None, stop: threading.Event, reason: str
+) -> tuple[int, str]:
+    """Wait for a stop request, the end of the duration, or the root giving up (exit code 1)."""
+    sim_start = clock.now()
+    while not stop.is_set():
+        if not root.is_alive():
+            return 1, "the supervision tree gave up"
+        if duration_s is not None and clock.now() - sim_start >= duration_s:
+            return 0, "duration reached"
+        stop.wait(0.05)
+    return 0, reason
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def report(config: Path | None) -> int:
+    from config.errors import ConfigError
+    from config.loader import load_settings
+    from state.journal_store import JournalStore
+
+    try:
+        settings = load_settings(config or DEFAULT_CONFIG)
+    except ConfigError as e:
+        print("\n".join(e.errors), file=sys.stderr)
+        return 2
+    path = Path(settings.journal.path)
+    if not path.exists():
+        print(f"no journal at {path}: nothing has run with this config yet", file=sys.stderr)
+        return 2
+    import duckdb
+
+    try:
+        store = JournalStore(path, read_only=True)
+    except duckdb.IOException as e:
+        print(f"cannot open {path} ({e}); a running bot holds it: stop it first", file=sys.stderr)
+        return 2
+    try:
+        rows = store.query("SELECT type, count(*) FROM events GROUP BY type ORDER BY type")
+        runs = store.query("SELECT count(*) FROM events WHERE type LIKE '%RunStarted'")
+    finally:
+        store.close()
+    print(f"journal {path}")
+    print(f"  runs: {runs[0][0]}")
+    for event_type, count in rows:
+        print(f"  {event_type.rsplit('.', 1)[-1]:<24} {count}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    match args.command:
+        case "check-config":
+            from config.loader import check_config
+
+            code, text = check_config(args.file)
+            print(text, file=sys.stdout if code == 0 else sys.stderr)
+            return code
+        case "report":
+            return report(args.report_config or args.config)
+        case _:
+            return run_bot(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
