@@ -103,8 +103,10 @@ class ConfigActor(Actor):
         self._schedule_poll()
 
     def on_stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        self._cancel_poll()
+
+    def on_crash(self) -> None:
+        self._cancel_poll()
 
     def receive(self, message: object) -> object:
         match message:
@@ -192,6 +194,10 @@ class ConfigActor(Actor):
 
     def _schedule_poll(self) -> None:
         self._timer = self.ctx.schedule(self._poll_delay_s(), PollConfigFile())
+
+    def _cancel_poll(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
     def _poll_delay_s(self) -> float:
         # The interval is meant in real seconds: on a clock running 100x, polling every 0.5

@@ -152,8 +152,8 @@ def read_secrets_file(path: Path) -> dict[str, str]:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
         raise SecretsError([f"{path}: cannot open: {e.strerror}"], source=source) from e
-    with os.fdopen(descriptor, encoding="utf-8") as handle:
-        status = os.fstat(handle.fileno())
+    try:
+        status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):
             raise SecretsError([f"{path}: is not a regular file"], source=source)
         mode = stat.S_IMODE(status.st_mode)
@@ -163,7 +163,12 @@ def read_secrets_file(path: Path) -> dict[str, str]:
                 f"its owner only (chmod 600 {path})"
             )
             raise SecretsError([message], source=source)
-        text = handle.read()
+        with os.fdopen(descriptor, encoding="utf-8", closefd=False) as handle:
+            text = handle.read()
+    except UnicodeDecodeError as e:
+        raise SecretsError([f"{path}: is not UTF-8 text"], source=source) from e
+    finally:
+        os.close(descriptor)
     return _parse_secrets(text, path)
 
 
