@@ -14,10 +14,12 @@ KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[a-z_]+):")
 
 def yaml_leaf_keys(tree, prefix=""):
     for key, value in tree.items():
-        if isinstance(value, dict):
-            yield from yaml_leaf_keys(value, f"{prefix}{key}.")
+        path = f"{prefix}{key}"
+        # A mapping-valued key of the model (e.g. rates by kind) is one key, not a section.
+        if isinstance(value, dict) and path not in RELOAD_POLICY:
+            yield from yaml_leaf_keys(value, f"{path}.")
         else:
-            yield f"{prefix}{key}"
+            yield path
 
 
 def commented_keys() -> dict[str, str]:

@@ -193,3 +193,16 @@ def test_check_config_refuses_a_secrets_file_others_can_read(tmp_path):
     assert code == 2
     assert "mode 0644" in text
     assert "0xabc" not in text
+
+
+def test_a_section_validator_message_is_reported_without_dumping_the_section():
+    from config.loader import _describe
+
+    error = {
+        "type": "value_error",
+        "loc": ("sim",),
+        "msg": "Value error, step_s=7 must divide every timeframe",
+        "input": {"step_s": 7, "assets": ["...long..."]},
+        "ctx": {"error": ValueError("step_s=7 must divide every timeframe")},
+    }
+    assert _describe(error) == ["sim: step_s=7 must divide every timeframe"]
