@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, TypeAlias
 
 from runtime.api import Actor, ActorDead, Timer, UnhandledMessage
 from venues.sim.market import SimEvent, SimMarket, SimMarketStats
+from venues.types import SpotPrice
 
 if TYPE_CHECKING:
     from venues.sim.settings import SimSettings
 
 __all__ = [
+    "ALL_FEEDS",
+    "Feed",
     "GetMarketStats",
     "SimMarketActor",
     "SimMarketActorStats",
@@ -33,13 +37,24 @@ log = logging.getLogger(__name__)
 # --- messages ------------------------------------------------------------------------------
 
 
+class Feed(StrEnum):
+    """What a subscriber wants: the market channel, the reference prices, or both."""
+
+    MARKET = "market"  # venues.types.MarketEvent: listings, books, trades, ticks, resolutions
+    SPOT = "spot"  # venues.types.SpotPrice
+
+
+ALL_FEEDS = frozenset(Feed)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Subscribe:
-    """Tell: publish every event to the actor named `name`, starting with a catch-up of the
-    current state (spots, unresolved windows, their books). Subscribing again is harmless and
-    resends the catch-up, which is what a restarted subscriber needs."""
+    """Tell: publish the events of `feeds` to the actor named `name`, starting with a catch-up
+    of the current state (spots, unresolved windows, their books). Subscribing again replaces
+    the feeds and resends the catch-up, which is what a restarted subscriber needs."""
 
     name: str
+    feeds: frozenset[Feed] = ALL_FEEDS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,9 +95,9 @@ class SimMarketActor(Actor):
     """Publishes the simulated market's events (`MarketEvent`s and `SpotPrice`s) to subscribers.
 
     Accepts:
-        Subscribe(name): tell. Catch-up now, then every event. Names are resolved at each
-            delivery, so a subscriber's restarts are survived; a subscriber that is not alive is
-            skipped and counted, and when it is seen alive again it first gets a catch-up.
+        Subscribe(name, feeds): tell. A catch-up now, then every event of those feeds. Names
+            are resolved at each delivery, so a subscriber's restarts are survived; one that is
+            not alive is skipped and counted, and when seen alive again first gets a catch-up.
         Unsubscribe(name): tell.
         GetMarketStats(): ask -> `SimMarketActorStats`.
         Tick(): the actor's own timer, every `settings.step_s` of the runtime clock.
@@ -101,12 +116,12 @@ class SimMarketActor(Actor):
         self,
         settings: SimSettings,
         *,
-        subscribers: tuple[str, ...] = (),
+        subscribers: tuple[Subscribe, ...] = (),
         start_time: float | None = None,
     ) -> None:
         self._settings = settings
         self._start_time = start_time
-        self._subscribers: dict[str, None] = dict.fromkeys(subscribers)  # ordered set
+        self._subscribers = {s.name: s.feeds for s in subscribers}
         self._dead: set[str] = set()
         self._market: SimMarket | None = None
         self._timer: Timer | None = None
@@ -122,8 +137,8 @@ class SimMarketActor(Actor):
             # where it stands. (A first incarnation publishes everything from `start` instead.)
             self._market.advance(now)
             catch_up = self._market.snapshot_events()
-            for name in self._subscribers:
-                self._deliver(name, catch_up)
+            for name, feeds in self._subscribers.items():
+                self._deliver(name, _only(feeds, catch_up))
         self._schedule_tick()
 
     def on_stop(self) -> None:
@@ -135,10 +150,10 @@ class SimMarketActor(Actor):
             case Tick():
                 self._on_tick()
                 return None
-            case Subscribe(name=name):
-                self._subscribers[name] = None
+            case Subscribe(name=name, feeds=feeds):
+                self._subscribers[name] = feeds
                 self._dead.discard(name)
-                self._deliver(name, self._open_market().snapshot_events())
+                self._deliver(name, _only(feeds, self._open_market().snapshot_events()))
                 return None
             case Unsubscribe(name=name):
                 self._subscribers.pop(name, None)
@@ -160,16 +175,20 @@ class SimMarketActor(Actor):
         market = self._open_market()
         # A subscriber that was dead and is back (restarted) lost its copy of the market: give
         # it the state as of before this tick, then this tick's events on top.
-        for name in [n for n in self._dead if self._is_alive(n)]:
+        for name in [n for n in self._subscribers if n in self._dead and self._is_alive(n)]:
             self._dead.discard(name)
             log.info(
                 "sim market %s: subscriber %s is back; sending a catch-up", self.ctx.name, name
             )
-            self._deliver(name, market.snapshot_events())
+            self._deliver(name, _only(self._subscribers[name], market.snapshot_events()))
         events = market.advance(self.ctx.clock.now())
         if events:
-            for name in self._subscribers:
-                self._deliver(name, events)
+            selections: dict[frozenset[Feed], list[SimEvent]] = {ALL_FEEDS: events}
+            for name, feeds in self._subscribers.items():
+                selected = selections.get(feeds)
+                if selected is None:
+                    selected = selections[feeds] = _only(feeds, events)
+                self._deliver(name, selected)
         self._schedule_tick()
 
     def _deliver(self, name: str, events: list[SimEvent]) -> None:
@@ -211,3 +230,11 @@ class SimMarketActor(Actor):
             msg = f"sim market {self.ctx.name} has no market before on_start"
             raise RuntimeError(msg)
         return self._market
+
+
+def _only(feeds: frozenset[Feed], events: list[SimEvent]) -> list[SimEvent]:
+    if feeds == ALL_FEEDS:
+        return events
+    wants_spot = Feed.SPOT in feeds
+    wants_market = Feed.MARKET in feeds
+    return [e for e in events if (wants_spot if isinstance(e, SpotPrice) else wants_market)]

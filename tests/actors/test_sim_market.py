@@ -6,7 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from actors.sim_market import GetMarketStats, SimMarketActor, Subscribe, Tick, Unsubscribe
+from actors.sim_market import (
+    Feed,
+    GetMarketStats,
+    SimMarketActor,
+    Subscribe,
+    Tick,
+    Unsubscribe,
+)
 from runtime.api import Actor
 from runtime.clock import ManualClock, SimulatedClock
 from runtime.deterministic import DeterministicRuntime
@@ -60,7 +67,9 @@ def runtime():
 
 def test_a_subscriber_receives_exactly_the_markets_event_sequence(runtime):
     feed = runtime.spawn(Recorder, name="feed")
-    runtime.spawn(lambda: SimMarketActor(SETTINGS, subscribers=("feed",)), name="sim")
+    runtime.spawn(
+        lambda: SimMarketActor(SETTINGS, subscribers=(Subscribe(name="feed"),)), name="sim"
+    )
     runtime.advance(700)
     received = list(feed.ask(GetRecorded()))
     assert len(received) > 1000
@@ -81,7 +90,9 @@ def test_each_step_runs_once_on_its_own_tick(runtime):
 
 def test_a_late_subscriber_first_gets_a_catch_up_then_the_live_events(runtime):
     feed = runtime.spawn(Recorder, name="feed")
-    sim = runtime.spawn(lambda: SimMarketActor(SETTINGS, subscribers=("feed",)), name="sim")
+    sim = runtime.spawn(
+        lambda: SimMarketActor(SETTINGS, subscribers=(Subscribe(name="feed"),)), name="sim"
+    )
     runtime.advance(400)
     late = runtime.spawn(Recorder, name="late")
     sim.tell(Subscribe(name="late"))
@@ -100,7 +111,12 @@ def test_a_late_subscriber_first_gets_a_catch_up_then_the_live_events(runtime):
 
 def test_a_dead_subscriber_is_skipped_and_counted_while_others_still_receive(runtime):
     feed = runtime.spawn(Recorder, name="feed")
-    sim = runtime.spawn(lambda: SimMarketActor(SETTINGS, subscribers=("ghost", "feed")), name="sim")
+    sim = runtime.spawn(
+        lambda: SimMarketActor(
+            SETTINGS, subscribers=(Subscribe(name="ghost"), Subscribe(name="feed"))
+        ),
+        name="sim",
+    )
     runtime.advance(60)
     stats = sim.ask(GetMarketStats())
     received = list(feed.ask(GetRecorded()))
@@ -112,7 +128,9 @@ def test_a_dead_subscriber_is_skipped_and_counted_while_others_still_receive(run
 
 def test_a_subscriber_that_comes_back_after_dying_gets_a_catch_up_first(runtime):
     first = runtime.spawn(Recorder, name="feed")
-    sim = runtime.spawn(lambda: SimMarketActor(SETTINGS, subscribers=("feed",)), name="sim")
+    sim = runtime.spawn(
+        lambda: SimMarketActor(SETTINGS, subscribers=(Subscribe(name="feed"),)), name="sim"
+    )
     runtime.advance(100)
     first.stop()
     runtime.advance(20)
@@ -126,9 +144,30 @@ def test_a_subscriber_that_comes_back_after_dying_gets_a_catch_up_first(runtime)
     assert sim.ask(GetMarketStats()).dead_subscribers == ()
 
 
+def test_a_subscriber_gets_only_the_feeds_it_asked_for(runtime):
+    market_only = runtime.spawn(Recorder, name="market_only")
+    spot_only = runtime.spawn(Recorder, name="spot_only")
+    everything = runtime.spawn(Recorder, name="everything")
+    subscribers = (
+        Subscribe(name="market_only", feeds=frozenset({Feed.MARKET})),
+        Subscribe(name="spot_only", feeds=frozenset({Feed.SPOT})),
+        Subscribe(name="everything"),
+    )
+    runtime.spawn(lambda: SimMarketActor(SETTINGS, subscribers=subscribers), name="sim")
+    runtime.advance(60)
+    all_events = list(everything.ask(GetRecorded()))
+    assert list(market_only.ask(GetRecorded())) == [
+        e for e in all_events if not isinstance(e, SpotPrice)
+    ]
+    assert list(spot_only.ask(GetRecorded())) == [e for e in all_events if isinstance(e, SpotPrice)]
+    assert len(all_events) > len(market_only.ask(GetRecorded())) > 0
+
+
 def test_unsubscribing_stops_the_events(runtime):
     feed = runtime.spawn(Recorder, name="feed")
-    sim = runtime.spawn(lambda: SimMarketActor(SETTINGS, subscribers=("feed",)), name="sim")
+    sim = runtime.spawn(
+        lambda: SimMarketActor(SETTINGS, subscribers=(Subscribe(name="feed"),)), name="sim"
+    )
     runtime.advance(10)
     sim.tell(Unsubscribe(name="feed"))
     count = len(feed.ask(GetRecorded()))
@@ -141,7 +180,7 @@ def test_a_restarted_market_with_a_start_time_continues_the_same_path(runtime):
     runtime.clock.set(START + 500)
     feed = runtime.spawn(Recorder, name="feed")
     runtime.spawn(
-        lambda: SimMarketActor(SETTINGS, subscribers=("feed",), start_time=START),
+        lambda: SimMarketActor(SETTINGS, subscribers=(Subscribe(name="feed"),), start_time=START),
         name="sim",
         incarnation=2,
     )
@@ -169,7 +208,10 @@ def test_on_threads_with_an_accelerated_clock_the_books_arrive_consistent():
         feed = runtime.spawn(Recorder, name="feed")
         # start_time pins the step grid to START, as in the reference run.
         runtime.spawn(
-            lambda: SimMarketActor(SETTINGS, subscribers=("feed",), start_time=START), name="sim"
+            lambda: SimMarketActor(
+                SETTINGS, subscribers=(Subscribe(name="feed"),), start_time=START
+            ),
+            name="sim",
         )
         deadline = time.monotonic() + 10
         received = ()
