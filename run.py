@@ -190,13 +190,11 @@ def _run_tree(settings: object, config_path: Path, overrides: dict[str, object])
     Path(settings.journal.path).parent.mkdir(parents=True, exist_ok=True)
     runtime = make_runtime(settings.runtime.value, clock)
 
-    stop = threading.Event()
-    stop_reason = ["duration reached"]
+    stop = StopRequest()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         del frame
-        stop_reason[0] = f"signal {signal.Signals(signum).name}"
-        stop.set()
+        stop.request(f"signal {signal.Signals(signum).name}")
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     spec = root_spec(settings, config_path, overrides)
@@ -240,7 +238,7 @@ def _run_tree(settings: object, config_path: Path, overrides: dict[str, object])
         settings.duration_s,
     )
 
-    exit_code, stop_reason[0] = supervise(root, clock, settings.duration_s, stop, stop_reason[0])
+    exit_code, reason = supervise(root, clock, settings.duration_s, stop, started_at=sim_start)
 
     started = restarts = journaled = 0
     if exit_code == 0:
@@ -252,7 +250,7 @@ def _run_tree(settings: object, config_path: Path, overrides: dict[str, object])
                     RunStopped(
                         stream_id="run",
                         ts=clock.now(),
-                        reason=stop_reason[0],
+                        reason=reason,
                         exit_code=exit_code,
                         wall_seconds=time.monotonic() - wall_start,
                         sim_seconds=clock.now() - sim_start,
@@ -268,7 +266,7 @@ def _run_tree(settings: object, config_path: Path, overrides: dict[str, object])
         signal.signal(signum, handler)
     return Outcome(
         exit_code=exit_code,
-        reason=stop_reason[0],
+        reason=reason,
         wall_seconds=time.monotonic() - wall_start,
         sim_seconds=clock.now() - sim_start,
         actors_started=started,
@@ -277,18 +275,30 @@ def _run_tree(settings: object, config_path: Path, overrides: dict[str, object])
     )
 
 
+class StopRequest:
+    """Set from a signal handler; read by the main loop."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reason = ""
+
+    def request(self, reason: str) -> None:
+        self.reason = reason
+        self.event.set()
+
+
 def supervise(
-    root: Ref, clock: Clock, duration_s: float | None, stop: threading.Event, reason: str
+    root: Ref, clock: Clock, duration_s: float | None, stop: StopRequest, *, started_at: float
 ) -> tuple[int, str]:
     """Wait for a stop request, the end of the duration, or the root giving up (exit code 1)."""
-    sim_start = clock.now()
-    while not stop.is_set():
+    sim_start = started_at
+    while not stop.event.is_set():
         if not root.is_alive():
             return 1, "the supervision tree gave up"
         if duration_s is not None and clock.now() - sim_start >= duration_s:
             return 0, "duration reached"
-        stop.wait(0.05)
-    return 0, reason
+        stop.event.wait(0.05)
+    return 0, stop.reason
 
 
 # --- report --------------------------------------------------------------------------------------

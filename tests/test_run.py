@@ -1,0 +1,202 @@
+"""run.py end to end: a short paper run, check-config, report, signals, hot reload, give-up."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import run
+from runtime.api import Actor
+from runtime.clock import ManualClock
+from runtime.deterministic import DeterministicRuntime
+from supervisors import ChildSpec, Flags, Supervisor
+
+RUN = Path(run.__file__)
+pytestmark = pytest.mark.integration
+
+
+def run_py(*args: str, cwd: Path, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(RUN), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_a_short_paper_run_exits_zero_and_writes_the_summary(tmp_path):
+    done = run_py("--duration", "5s", "--speed", "20", "--summary-json", "s.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert {
+        "mode",
+        "runtime",
+        "wall_seconds",
+        "sim_seconds",
+        "actors_started",
+        "restarts",
+        "events_journaled",
+        "errors",
+    } <= summary.keys()
+    assert summary["mode"] == "paper"
+    assert summary["runtime"] == "pykka"
+    assert summary["sim_seconds"] >= 5.0
+    assert summary["wall_seconds"] < 5.0  # 20x faster than real time
+    assert summary["actors_started"] >= 3
+    assert summary["restarts"] == 0
+    assert summary["errors"] == 0
+    assert summary["events_journaled"] >= 3
+    report = run_py("report", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "RunStarted" in report.stdout
+    assert "RunStopped" in report.stdout
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "named"),
+    [
+        ("risk:\n  max_positon_pct: 10\n", "risk.max_positon_pct"),
+        ("journal:\n  batch_size: lots\n", "journal.batch_size"),
+        ("risk:\n  degraded_drawdown_pct: 20\n  halt_drawdown_pct: 10\n", "halt_drawdown_pct"),
+        ("live:\n  private_key: '0xabc123def456'\n", "live.private_key"),
+    ],
+    ids=["misspelled key", "wrong type", "inverted threshold", "secret"],
+)
+def test_check_config_exits_2_and_names_the_key(tmp_path, yaml_text, named):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml_text)
+    done = run_py("check-config", str(bad), cwd=tmp_path)
+    assert done.returncode == 2
+    assert named in done.stderr
+    assert "0xabc123def456" not in done.stderr + done.stdout
+
+
+def test_check_config_exits_0_for_the_shipped_default(tmp_path):
+    done = run_py("check-config", str(run.DEFAULT_CONFIG), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_bad_config_stops_the_bot_before_anything_starts(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("speed: -3\n")
+    done = run_py("--config", str(bad), "--duration", "1s", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "speed" in done.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_sigterm_stops_the_tree_flushes_the_journal_and_exits_zero(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, str(RUN), "--summary-json", "s.json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: "polyactor started" in read(tmp_path / "logs" / "polyactor.log"))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["exit_reason"] == "signal SIGTERM"
+    report = run_py("report", cwd=tmp_path)
+    assert "RunStopped" in report.stdout
+
+
+def test_editing_the_yaml_of_a_running_bot_reaches_a_subscribed_actor_within_2s(tmp_path):
+    config = tmp_path / "bot.yaml"
+    config.write_text("status_interval_s: 600\n")
+    proc = subprocess.Popen(
+        [sys.executable, str(RUN), "--config", str(config)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    log = tmp_path / "logs" / "polyactor.log"
+    try:
+        wait_for(lambda: "polyactor started" in read(log))
+        config.write_text("status_interval_s: 0.5\njournal:\n  batch_size: 7\n")
+        edited = time.monotonic()
+        wait_for(lambda: "status interval 600.0s -> 0.5s" in read(log), timeout_s=2.0)
+        assert time.monotonic() - edited < 2.0
+        wait_for(lambda: "journal.batch_size" in read(log), timeout_s=2.0)  # needs a restart
+        wait_for(lambda: " status " in read(log), timeout_s=5.0)  # the new interval is in force
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_the_root_supervisor_giving_up_is_exit_code_1():
+    class Crasher(Actor):
+        def on_start(self) -> None:
+            self.ctx.self_ref.tell("crash")
+
+        def receive(self, message: object) -> object:
+            raise ValueError(message)
+
+    rt = DeterministicRuntime(ManualClock())
+    root = rt.spawn(
+        lambda: Supervisor(Flags(intensity=0), (ChildSpec(id="c", start=Crasher),), watchdog_s=0),
+        name="root",
+    )
+    rt.run_until_idle()
+    assert run.supervise(root, rt.clock, None, run.StopRequest(), started_at=0.0) == (
+        1,
+        "the supervision tree gave up",
+    )
+
+
+def test_the_duration_ends_a_run_cleanly():
+    rt = DeterministicRuntime(ManualClock())
+    root = rt.spawn(lambda: Supervisor(Flags(), (), watchdog_s=0), name="root")
+    started_at = rt.clock.now()
+    rt.clock.advance(5)
+    assert run.supervise(root, rt.clock, 5.0, run.StopRequest(), started_at=started_at) == (
+        0,
+        "duration reached",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90", 90.0),
+        ("5s", 5.0),
+        ("30m", 1800.0),
+        ("1h30m", 5400.0),
+        ("2h", 7200.0),
+        ("1d", 86400.0),
+    ],
+)
+def test_durations_parse(text, seconds):
+    assert run.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5x", "h", "5s3"])
+def test_bad_durations_are_refused_by_name(text):
+    with pytest.raises(Exception, match="invalid duration"):
+        run.parse_duration(text)
+
+
+def read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def wait_for(predicate, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            msg = "condition not met in time"
+            raise AssertionError(msg)
+        time.sleep(0.02)
