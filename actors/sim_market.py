@@ -135,7 +135,7 @@ class SimMarketActor(Actor):
         if self.ctx.incarnation > 1 and start < now:
             # Restarted: replay the same seeded path silently up to now, then tell subscribers
             # where it stands. (A first incarnation publishes everything from `start` instead.)
-            self._market.advance(now)
+            self._market.skip_to(now)
             catch_up = self._market.snapshot_events()
             for name, feeds in self._subscribers.items():
                 self._deliver(name, _only(feeds, catch_up))
