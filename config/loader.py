@@ -234,6 +234,10 @@ def _describe(error: ErrorDetails) -> list[str]:
         return [f"{key}: expected one of {context['expected']}, got {value!r}"]
     if kind == "string_pattern_mismatch":
         return [f"{key}: {value!r} does not match the pattern {context['pattern']}"]
+    if kind == "missing":
+        return [f"{key}: required key is missing"]
+    if kind == "too_short":
+        return [f"{key}: expected at least {context['min_length']} valid item(s)"]
     if kind in {"value_error", "assertion_error"}:
         # A section's own validator: its message names the keys and values involved, and the
         # input is the whole section, too long to repeat.

@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, PydanticUndefined
 
+from venues.sim.settings import SimSettings
+
 __all__ = [
     "INCONSISTENT_THRESHOLDS",
     "RELOAD_POLICY",
@@ -242,10 +244,11 @@ class Settings(_Section):
     # Connections and the signing client are built once from these.
     live: LiveSettings = restart_required(LiveSettings())
 
-    # --- plug-in point: the simulated market and the paper exchange (issue 3) ------------------
-    # sim: SimSettings = SimSettings()          # from venues.sim.settings
-    # paper: PaperSettings = PaperSettings()    # from venues.paper.settings
-    # Add each section here and its keys, commented, to config/default.yaml (a test checks it).
+    # --- the simulated market and the paper exchange (issue 3), owned by venues/ -------------
+    # Both are built once at start from these sections. Add a section here and its keys,
+    # commented, to config/default.yaml (a test checks it).
+    sim: SimSettings = restart_required(SimSettings())
+    # paper: PaperSettings = restart_required(PaperSettings())  # from venues.paper.settings
 
     @model_validator(mode="after")
     def _settings_are_consistent(self) -> Self:

@@ -206,3 +206,9 @@ def test_a_section_validator_message_is_reported_without_dumping_the_section():
         "ctx": {"error": ValueError("step_s=7 must divide every timeframe")},
     }
     assert _describe(error) == ["sim: step_s=7 must divide every timeframe"]
+
+
+def test_errors_inside_a_list_of_items_name_the_item_index(tmp_path):
+    errors = errors_of(tmp_path, "sim:\n  assets:\n    - symbol: btc\n      start_price: 1\n")
+    assert "sim.assets[0].annual_volatility: required key is missing" in errors
+    assert any(e.startswith("sim.assets[0].symbol: 'btc' does not match") for e in errors)

@@ -141,6 +141,8 @@ def test_reload_policy_covers_every_leaf_key_exactly_once():
         "live.clob_host",
         "live.ws_user_url",
         "live.orders_per_second",
+        "sim.step_s",
+        "sim.book.levels",
     ],
 )
 def test_keys_fixed_at_start_need_a_restart(key):
