@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from runtime.api import Actor, Ref, Timer, UnhandledMessage
+from runtime.api import Actor, Address, Ref, Timer, UnhandledMessage
 from state.events import Event, EventRecord, decode_all, to_record
 from state.journal_store import JournalStore, QueryRejected
 
@@ -260,7 +260,7 @@ class JournalActor(Actor):
 
 
 def read_stream(
-    journal: Ref, stream_id: str, *, after_seq: int = 0, timeout_s: float = 5.0
+    journal: Ref | Address, stream_id: str, *, after_seq: int = 0, timeout_s: float = 5.0
 ) -> list[Event]:
     """Ask the journal for a stream and decode it in the caller (who knows its event types)."""
     records = journal.ask(ReadStream(stream_id=stream_id, after_seq=after_seq), timeout_s)
