@@ -29,7 +29,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runtime import Clock, Ref
+    from runtime import Clock, Ref, Runtime
 
 ROOT_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG = ROOT_DIR / "config" / "default.yaml"
@@ -114,6 +114,7 @@ class Outcome:
     actors_started: int
     restarts: int
     events_journaled: int
+    figures: tuple[tuple[str, int | float], ...] = ()  # what the running actors reported
 
 
 def run_bot(args: argparse.Namespace) -> int:
@@ -138,18 +139,26 @@ def run_bot(args: argparse.Namespace) -> int:
         return 2
     del secrets  # paper mode needs none; live mode reads them through the venue adapter
 
+    from runtime import RealClock, SimulatedClock
     from runtime.logs import setup_logging
 
+    # Paper mode runs on simulated time, and so do its log timestamps and status lines.
+    clock = (
+        SimulatedClock(start=time.time(), speed=settings.speed)
+        if settings.mode.value == "paper"
+        else RealClock()
+    )
     logging_handle = setup_logging(
         Path(settings.logging.dir),
         settings.logging.level.value,
         repeat_window_s=settings.logging.repeat_window_s,
         per_window_files=settings.logging.per_window_files,
+        clock=clock,
     )
     errors = _ErrorCounter()
     logging.getLogger().addHandler(errors)
     try:
-        outcome = _run_tree(settings, config_path, overrides)
+        outcome = _run_tree(settings, clock, config_path, overrides)
     finally:
         logging.getLogger().removeHandler(errors)
     if args.summary_json is not None:
@@ -163,6 +172,7 @@ def run_bot(args: argparse.Namespace) -> int:
             "events_journaled": outcome.events_journaled,
             "errors": errors.count,
             "exit_reason": outcome.reason,
+            **dict(outcome.figures),
         }
         args.summary_json.write_text(json.dumps(summary, indent=2) + "\n")
     log.info("exit %d: %s", outcome.exit_code, outcome.reason)
@@ -170,21 +180,18 @@ def run_bot(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-def _run_tree(settings: object, config_path: Path, overrides: dict[str, object]) -> Outcome:
+def _run_tree(
+    settings: object, clock: Clock, config_path: Path, overrides: dict[str, object]
+) -> Outcome:
     from actors.journal import AppendDurable, Stats
     from config.settings import Settings
-    from runtime import RealClock, SimulatedClock, StartFailed, make_runtime
+    from runtime import StartFailed, make_runtime
     from state.events import RunStarted, RunStopped
     from supervisors.supervisor import tree_stats
     from supervisors.tree import JOURNAL, ROOT, root_spec
 
     assert isinstance(settings, Settings)
     wall_start = time.monotonic()
-    clock = (
-        SimulatedClock(start=time.time(), speed=settings.speed)
-        if settings.mode.value == "paper"
-        else RealClock()
-    )
     sim_start = clock.now()
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     Path(settings.journal.path).parent.mkdir(parents=True, exist_ok=True)
@@ -197,7 +204,7 @@ def _run_tree(settings: object, config_path: Path, overrides: dict[str, object])
         stop.request(f"signal {signal.Signals(signum).name}")
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    spec = root_spec(settings, config_path, overrides)
+    spec = root_spec(settings, config_path, overrides, start_time=sim_start)
     try:
         root = runtime.spawn(spec.start, name=ROOT)
     except StartFailed as e:
@@ -241,6 +248,7 @@ def _run_tree(settings: object, config_path: Path, overrides: dict[str, object])
     exit_code, reason = supervise(root, clock, settings.duration_s, stop, started_at=sim_start)
 
     started = restarts = journaled = 0
+    figures: tuple[tuple[str, int | float], ...] = ()
     if exit_code == 0:
         stats = tree_stats(runtime, ROOT)
         started, restarts = stats.started + 1, stats.restarts
@@ -260,6 +268,7 @@ def _run_tree(settings: object, config_path: Path, overrides: dict[str, object])
             10.0,
         )
         journaled = journal.ask(Stats(), 10.0).appended
+        figures = _market_figures(runtime) if settings.mode.value == "paper" else ()
         root.stop(timeout_s=None)  # children stop in reverse order; the journal flushes last
     runtime.shutdown()
     for signum, handler in previous.items():
@@ -272,6 +281,21 @@ def _run_tree(settings: object, config_path: Path, overrides: dict[str, object])
         actors_started=started,
         restarts=restarts,
         events_journaled=journaled,
+        figures=figures,
+    )
+
+
+def _market_figures(runtime: Runtime) -> tuple[tuple[str, int | float], ...]:
+    from actors.sim_market import GetMarketStats
+    from supervisors.tree import MARKET
+
+    stats = runtime.lookup(MARKET).ask(GetMarketStats(), 10.0).market
+    return (
+        ("windows_listed", stats.windows_listed),
+        ("windows_opened", stats.windows_opened),
+        ("windows_resolved", stats.windows_resolved),
+        ("market_events", stats.events_total),
+        ("market_steps", stats.steps),
     )
 
 

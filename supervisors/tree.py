@@ -18,6 +18,7 @@ from pathlib import Path
 
 from actors.config import ConfigActor
 from actors.journal import JournalActor
+from actors.sim_market import SimMarketActor
 from actors.status import StatusActor
 from config.settings import Mode, Settings
 from state.journal_store import JournalStore
@@ -34,9 +35,10 @@ MARKET = "market"
 
 
 def root_spec(
-    settings: Settings, config_path: Path | None, overrides: dict[str, object]
+    settings: Settings, config_path: Path | None, overrides: dict[str, object], *, start_time: float
 ) -> ChildSpec:
-    """The root supervisor's spec; `run.py` spawns it."""
+    """The root supervisor's spec; `run.py` spawns it. `start_time` anchors the simulated market,
+    so a restarted market replays the same price path instead of starting a new one."""
     journal_path = settings.journal.path
     children = [
         ChildSpec(
@@ -69,7 +71,12 @@ def root_spec(
         )
     )
     if settings.mode is Mode.PAPER:
-        children.extend(_paper_children(settings))
+        children.append(
+            ChildSpec(
+                id=MARKET,
+                start=partial(SimMarketActor, settings.sim, start_time=start_time),
+            )
+        )
     flags = Flags(
         strategy=Strategy.REST_FOR_ONE,
         intensity=settings.supervision.root_intensity,
@@ -80,8 +87,3 @@ def root_spec(
         start=partial(Supervisor, flags, tuple(children), journal=JOURNAL),
         kind=ChildKind.SUPERVISOR,
     )
-
-
-def _paper_children(settings: Settings) -> list[ChildSpec]:
-    del settings
-    return []

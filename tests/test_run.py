@@ -200,3 +200,20 @@ def wait_for(predicate, timeout_s: float = 20.0) -> None:
             msg = "condition not met in time"
             raise AssertionError(msg)
         time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_an_hour_of_the_simulated_market_runs_across_every_default_asset(tmp_path):
+    done = run_py("--duration", "1h", "--speed", "400", "--summary-json", "s.json",
+                  cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "s.json").read_text())
+    # 4 assets x 15-minute windows: 4 or 5 windows each begin within the hour, and windows are
+    # listed 5 minutes ahead of their start.
+    assert 16 <= summary["windows_opened"] <= 24
+    assert summary["windows_listed"] >= summary["windows_opened"]
+    assert 12 <= summary["windows_resolved"] <= summary["windows_opened"]
+    assert summary["market_events"] > 10_000
+    assert summary["errors"] == 0
+    assert summary["restarts"] == 0
+    assert "status " in done.stdout
