@@ -204,8 +204,9 @@ def wait_for(predicate, timeout_s: float = 20.0) -> None:
 
 @pytest.mark.slow
 def test_an_hour_of_the_simulated_market_runs_across_every_default_asset(tmp_path):
-    done = run_py("--duration", "1h", "--speed", "400", "--summary-json", "s.json",
-                  cwd=tmp_path, timeout=120)
+    done = run_py(
+        "--duration", "1h", "--speed", "400", "--summary-json", "s.json", cwd=tmp_path, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "s.json").read_text())
     # 4 assets x 15-minute windows: 4 or 5 windows each begin within the hour, and windows are

@@ -254,7 +254,9 @@ class SpotPrice:
     timestamp: float
 
 
-MarketEvent = BookSnapshot | PriceChange | LastTrade | TickSizeChange | MarketResolved | WindowListed
+MarketEvent = (
+    BookSnapshot | PriceChange | LastTrade | TickSizeChange | MarketResolved | WindowListed
+)
 
 
 # --- user events ------------------------------------------------------------------------------

@@ -194,7 +194,7 @@ def test_a_pykka_ask_times_out_without_cancelling_the_message():
         ref = runtime.spawn(Echo, name="echo")
         gate = threading.Event()
         ref.tell(("wait", gate))
-        with pytest.raises(AskTimeout, match="did not answer int in 0.05s"):
+        with pytest.raises(AskTimeout, match=r"did not answer int in 0\.05s"):
             ref.ask(42, timeout_s=0.05)
         gate.set()
         settle(runtime, lambda: ref.ask("seen") == [42])  # it still ran, later
