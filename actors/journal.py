@@ -142,6 +142,11 @@ class JournalActor(Actor):
         `Append` is not acknowledged: it is lost if the process dies within `flush_interval_s`
         of the tell, or if the journal crashes before flushing it.
 
+    How readers read:
+        While the bot runs, DuckDB lets only this process hold the file, and only this actor
+        uses it: readers ask (`ReadStream`, `read_stream(...)`, `Query` for reports). When the
+        bot is not running, tools open `JournalStore(path, read_only=True)` directly.
+
     A crash (a failed write, or any unexpected error) loses the buffered, unacknowledged events
     and is never silent: the write error propagates (to the asker of `AppendDurable`, `Flush`
     or a read, and to the supervisor), the store is closed so the restarted incarnation can

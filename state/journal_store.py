@@ -8,8 +8,8 @@ read-only. When the bot is stopped, tools open `JournalStore(path, read_only=Tru
 Writes (why they look the way they do; figures in docs/journal.md):
 
 - One transaction per batch, rows added with DuckDB's Appender (about 10x a multi-row INSERT
-  here). A batch is all or nothing: if any step raises, the transaction is rolled back and no row
-  of the batch is stored.
+  here), reused across batches. A batch is all or nothing: if any step raises, the transaction
+  is rolled back and no row of the batch is stored.
 - `seq` is assigned here, monotonically, from the largest stored seq; it never moves for a batch
   that did not commit.
 - Appends are idempotent on `event_id` (invariant 2: a retried write must not store an event
@@ -133,6 +133,7 @@ class JournalStore:
         self.read_only = read_only
         self._fault = fault
         self._migrations = tuple(migrations)
+        self._appender: duckdb.Appender | None = None
         if self.path != _MEMORY:
             if read_only and not Path(self.path).exists():
                 msg = f"journal file {self.path!r} does not exist"
@@ -158,6 +159,7 @@ class JournalStore:
         if self._closed:
             return
         self._closed = True
+        self._discard_appender()
         self._report_cursor.close()
         self._con.close()
 
@@ -227,7 +229,7 @@ class JournalStore:
         committed = False
         try:
             if records:
-                appender = con.appender("events")
+                appender = self._events_appender()
                 appender.append_rows(
                     [
                         (seq, r.event_id, r.stream_id, r.type_name, r.version, r.ts, r.payload)
@@ -241,9 +243,24 @@ class JournalStore:
             committed = True
         finally:
             if not committed:
+                self._discard_appender()
                 _rollback(con)
         if seqs:
             self._next_seq = seqs[-1] + 1
+
+    def _events_appender(self) -> duckdb.Appender:
+        # Kept across batches (saves ~0.7 ms a commit here); its flush runs in the
+        # connection's current transaction, so the batch stays all or nothing.
+        if self._appender is None:
+            self._appender = self._con.appender("events")
+        return self._appender
+
+    def _discard_appender(self) -> None:
+        # After a failure its buffer may still hold rows of the failed batch; a fresh appender
+        # guarantees the next batch cannot carry them in.
+        if self._appender is not None:
+            appender, self._appender = self._appender, None
+            appender.clear()
 
     # --- reads --------------------------------------------------------------------------------
 
