@@ -1,0 +1,273 @@
+"""Messages between the trading actors: the contract between window, position, risk, venue
+gateway, market feed and discovery.
+
+Who sends what (actor names in brackets; `window/<wid>`, `position/<pid>` are per instance):
+
+    [feed]      --WindowOpened/BookUpdate/SpotUpdate/WindowResolved--> [window/<wid>]
+    [window]    --Reserve--> [risk]                    (ask; reply Granted | Refused)
+    [window]    --StartChild(position spec)--> [positions]
+    [window]    --MarketUpdate--> [position/<pid>]     (its token's book, the window's clock)
+    [position]  --PlaceOrder / CancelOrder--> [venue]  (ask; reply Placed | PlaceFailed, Cancelled)
+    [venue]     --OrderEvent(OrderUpdate | TradeUpdate)--> [position/<pid>] (owner of the order)
+    [position]  --ResizeReservation / ReleaseReservation--> [risk]
+    [position]  --ReversalRequest--> [window/<wid>]
+    [risk]      --CancelEntries--> [position/<pid>]    (kill switch: entries only, never exits)
+
+Ids are deterministic so that a restarted actor rebuilds the same names from its journal:
+`window_id = "BTC-15m-2026-11-21T15:45Z"`, `position_id = f"{window_id}/UP"`, and client order
+ids `f"{position_id}/{purpose}/{n}"` (purpose: entry, exit, scalein, stop, retry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from venues.types import (
+    BookSnapshot,
+    MarketWindow,
+    OrderId,
+    OrderRequest,
+    OrderResult,
+    OrderUpdate,
+    TokenId,
+    TradeUpdate,
+)
+
+__all__ = [
+    "BookUpdate",
+    "CancelEntries",
+    "CancelOrder",
+    "Cancelled",
+    "GetBalance",
+    "GetRiskSnapshot",
+    "Granted",
+    "MarketUpdate",
+    "OrderEvent",
+    "Outcome",
+    "PlaceFailed",
+    "PlaceOrder",
+    "Placed",
+    "Refused",
+    "ReleaseReservation",
+    "Reserve",
+    "ResizeReservation",
+    "ReversalRequest",
+    "RiskSnapshot",
+    "RiskState",
+    "SpotUpdate",
+    "WindowOpened",
+    "WindowResolved",
+    "position_actor",
+    "position_id",
+    "window_actor",
+    "window_id",
+]
+
+
+class Outcome(StrEnum):
+    UP = "UP"
+    DOWN = "DOWN"
+
+    @property
+    def other(self) -> Outcome:
+        return Outcome.DOWN if self is Outcome.UP else Outcome.UP
+
+
+def window_id(window: MarketWindow) -> str:
+    minutes = window.timeframe_s // 60
+    frame = f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+    start = datetime.fromtimestamp(window.start, tz=UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return f"{window.asset}-{frame}-{start}"
+
+
+def position_id(wid: str, outcome: Outcome) -> str:
+    return f"{wid}/{outcome.value}"
+
+
+def window_actor(wid: str) -> str:
+    return f"window/{wid}"
+
+
+def position_actor(pid: str) -> str:
+    return f"position/{pid}"
+
+
+# --- feed -> window -> position ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WindowOpened:
+    window: MarketWindow
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BookUpdate:
+    """The current book of one token (the feed keeps books; it sends whole snapshots)."""
+
+    book: BookSnapshot
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpotUpdate:
+    asset: str
+    price: Decimal
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WindowResolved:
+    condition_id: str
+    winner: Outcome
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketUpdate:
+    """Window -> position: its token's book now, and the window's latest confidence in it."""
+
+    book: BookSnapshot
+    confidence: Decimal | None
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReversalRequest:
+    """Position -> window: my side is losing past the stop; buy the other side if you agree."""
+
+    position_id: str
+    losing: Outcome
+    size: Decimal
+    timestamp: float
+
+
+# --- risk --------------------------------------------------------------------------------------
+
+
+class RiskState(StrEnum):
+    NORMAL = "NORMAL"
+    DEGRADED = "DEGRADED"  # no new entries; exits and stops continue
+    HALTED = "HALTED"  # kill switch: entries cancelled, exit plans and stops kept
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reserve:
+    """Ask: reserve collateral for an order before it exists (invariant 3)."""
+
+    owner: str  # position id
+    window_id: str
+    asset: str
+    amount: Decimal
+    purpose: str  # entry, scalein, reversal, retry
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Granted:
+    reservation_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refused:
+    reason: str  # "max_position", "daily_loss", "state_degraded", ...
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResizeReservation:
+    """Tell: the order behind a reservation spent `spent` and the reservation is now `amount`."""
+
+    reservation_id: str
+    amount: Decimal
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReleaseReservation:
+    """Tell: the position behind it is settled (or never filled); `realized_pnl` counts today."""
+
+    reservation_id: str
+    realized_pnl: Decimal
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetRiskSnapshot:
+    """Ask: reply RiskSnapshot."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskSnapshot:
+    state: RiskState
+    equity: Decimal
+    collateral: Decimal
+    exposure: Decimal
+    reservations: int
+    realized_pnl_today: Decimal
+    refusals: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelEntries:
+    """Risk -> position: cancel your entry order (kill switch). Exit plans and stops stay."""
+
+    reason: str
+
+
+# --- venue gateway -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaceOrder:
+    """Ask: submit one order. The caller journaled an OrderIntent with `request.client_id`
+    first. Reply: Placed or PlaceFailed. An AskTimeout means the outcome is unknown: resolve it
+    by asking the venue about `client_id`, never by sending again."""
+
+    request: OrderRequest
+    owner: str  # actor name that receives the order's OrderEvents
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Placed:
+    result: OrderResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaceFailed:
+    client_id: str
+    error_kind: str  # the VenueError class name
+    message: str
+    is_retryable: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOrder:
+    """Ask: cancel one order. "Not found"/"already gone" is a success with `was_live=False`."""
+
+    order_id: OrderId
+    owner: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cancelled:
+    order_id: OrderId
+    was_live: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderEvent:
+    """Venue -> owner: what happened to one of its orders."""
+
+    event: OrderUpdate | TradeUpdate
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetBalance:
+    """Ask: the venue's balance of `token_id` (None: collateral), refreshed first if asked."""
+
+    token_id: TokenId | None
+    refresh: bool = False
