@@ -22,7 +22,7 @@ def store():
 
 
 def violations(store, since=0):
-    return find_violations(lambda sql, params: store.query(sql, params), since)
+    return find_violations(store.query, since)
 
 
 def intent(size: str, client_id: str = f"{P}/entry/1") -> OrderIntent:
