@@ -105,6 +105,17 @@ class HouseBook:
         left = (BookLevel(price, self.size_at(book_side, price)) for price in prices)
         return tuple(level for level in left if level.size > 0)
 
+    def best(self, book_side: Side) -> Decimal | None:
+        """The best price with liquidity left for us, without sorting the whole side."""
+        listed = self._levels[book_side]  # holds no empty levels
+        if self._consumed[book_side]:
+            prices = [price for price in listed if self.size_at(book_side, price) > 0]
+        else:
+            prices = list(listed)
+        if not prices:
+            return None
+        return max(prices) if book_side is Side.BUY else min(prices)
+
     def consume(self, book_side: Side, price: Decimal, shares: Decimal) -> None:
         if shares > self.size_at(book_side, price):
             msg = f"cannot consume {shares} at {price}: only {self.size_at(book_side, price)} left"

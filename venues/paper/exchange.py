@@ -801,6 +801,8 @@ class PaperExchange:
             # What each side gave comes back; the order keeps its matched size (the venue does
             # not put a failed fill back on the book).
             self._move(trade.given, into_escrow=False)
+            if trade.order.side is Side.BUY:
+                self._allowance_used -= trade.size * trade.price  # the transfer never happened
             self._advance_trade(trade, TradeStatus.FAILED)
         else:
             self._move(trade.paid, into_escrow=False)
@@ -1120,25 +1122,57 @@ class PaperExchange:
             self._touched.setdefault(condition_id, {})[(token, side, price)] = None
 
     def _publish_touched_levels(self) -> None:
+        """One PriceChange per market for the levels this call changed, as we see them."""
         touched, self._touched = self._touched, {}
         for condition_id, levels in touched.items():
             if not levels:
                 continue
-            views = {token: self._view(token) for token in dict.fromkeys(t for t, _, _ in levels)}
+            tokens = dict.fromkeys(token for token, _, _ in levels)
+            best = {
+                token: (self._best_shown(token, Side.BUY), self._best_shown(token, Side.SELL))
+                for token in tokens
+            }
             changes = tuple(
                 PriceLevelChange(
                     token_id=token,
                     price=price,
-                    size=_size_in(views[token], side, price),
+                    size=self._size_shown(token, side, price),
                     side=side,
-                    best_bid=views[token].best_bid,
-                    best_ask=views[token].best_ask,
+                    best_bid=best[token][0],
+                    best_ask=best[token][1],
                 )
                 for token, side, price in levels
             )
             self._publish_market(
                 PriceChange(condition_id=condition_id, changes=changes, timestamp=self._now())
             )
+
+    def _size_shown(self, token: TokenId, book_side: Side, price: Decimal) -> Decimal:
+        book = self._books.get(token)
+        size = ZERO if book is None else book.size_at(book_side, price)
+        for order in self._active.values():
+            if (
+                order.is_resting
+                and order.token_id == token
+                and order.side is book_side
+                and order.price == price
+            ):
+                size += order.remaining
+        return size
+
+    def _best_shown(self, token: TokenId, book_side: Side) -> Decimal | None:
+        book = self._books.get(token)
+        prices = [
+            order.price
+            for order in self._active.values()
+            if order.is_resting and order.token_id == token and order.side is book_side
+        ]
+        house_best = None if book is None else book.best(book_side)
+        if house_best is not None:
+            prices.append(house_best)
+        if not prices:
+            return None
+        return max(prices) if book_side is Side.BUY else min(prices)
 
     def _publish_market(self, event: MarketEvent) -> None:
         self._market_stream.publish(event)
@@ -1168,8 +1202,3 @@ class PaperExchange:
         )
         if error is not None:
             raise error
-
-
-def _size_in(view: BookSnapshot, side: Side, price: Decimal) -> Decimal:
-    levels = view.bids if side is Side.BUY else view.asks
-    return next((level.size for level in levels if level.price == price), ZERO)

@@ -335,6 +335,16 @@ def test_a_failed_trade_is_rolled_back(make_harness: Make) -> None:
     assert harness.exchange.audit() == ()
 
 
+def test_a_failed_buy_gives_back_the_allowance_it_used(make_harness: Make) -> None:
+    settings = PaperSettings(
+        collateral_allowance=D(100), faults=FaultSettings(trade_failure_rate=1.0)
+    )
+    harness = make_harness(settings)
+    harness.place(price="0.52", size=10, order_type=OrderType.FOK)
+    assert harness.exchange.allowance() == 100
+    assert harness.exchange.trades()[0].status is TradeStatus.FAILED
+
+
 def test_without_the_failure_knob_no_trade_ever_fails(harness: Any) -> None:
     _busy_session(harness)
     assert harness.trade_updates(TradeStatus.FAILED) == []
