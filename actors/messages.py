@@ -27,10 +27,12 @@ from enum import StrEnum
 
 from venues.types import (
     BookSnapshot,
+    ConditionId,
     MarketWindow,
     OrderId,
     OrderRequest,
     OrderResult,
+    OrderSnapshot,
     OrderUpdate,
     TokenId,
     TradeUpdate,
@@ -39,18 +41,26 @@ from venues.types import (
 __all__ = [
     "BookUpdate",
     "CancelEntries",
+    "CancelFailed",
     "CancelOrder",
     "Cancelled",
+    "FindOrder",
     "GetBalance",
+    "GetOpenOrders",
     "GetRiskSnapshot",
     "Granted",
     "MarketUpdate",
     "OrderEvent",
+    "OrderFound",
     "Outcome",
     "PlaceFailed",
     "PlaceOrder",
     "Placed",
+    "QueryFailed",
+    "Redeem",
+    "Redeemed",
     "Refused",
+    "RegisterWindow",
     "ReleaseReservation",
     "Reserve",
     "ResizeReservation",
@@ -60,6 +70,8 @@ __all__ = [
     "SpotUpdate",
     "WindowOpened",
     "WindowResolved",
+    "client_order_id",
+    "owner_of_client_order",
     "position_actor",
     "position_id",
     "window_actor",
@@ -95,7 +107,33 @@ def position_actor(pid: str) -> str:
     return f"position/{pid}"
 
 
-# --- feed -> window -> position ----------------------------------------------------------------
+def client_order_id(pid: str, purpose: str, n: int) -> str:
+    return f"{pid}/{purpose}/{n}"
+
+
+def owner_of_client_order(client_id: str) -> str | None:
+    """The position actor that owns an order, read back from its client id (None: not one of
+    ours). Lets the venue gateway route a restarted venue's orders without a lookup table."""
+    parts = client_id.split("/")
+    # "<wid>/<UP|DOWN>/<purpose>/<n>"; the window id itself has no "/".
+    if len(parts) != 4 or parts[1] not in Outcome.__members__ or not parts[3].isdigit():
+        return None
+    return position_actor(position_id(parts[0], Outcome(parts[1])))
+
+
+# --- discovery -> feed -> window -> position ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegisterWindow:
+    """Discovery -> feed: route this market's books, its asset's spot and its resolution to
+    `actor_name`. Sent again on every listing the feed forwards, so a restarted feed (which
+    resubscribes and gets a catch-up of the listings) is registered again."""
+
+    condition_id: ConditionId
+    tokens: tuple[TokenId, TokenId]  # (up, down)
+    asset: str
+    actor_name: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -267,7 +305,73 @@ class OrderEvent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetBalance:
-    """Ask: the venue's balance of `token_id` (None: collateral), refreshed first if asked."""
+    """Ask: the venue's balance of `token_id` (None: collateral), refreshed first if asked.
+    Reply: Decimal, or QueryFailed."""
 
     token_id: TokenId | None
     refresh: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelFailed:
+    """The venue refused or kept failing a cancel; the order may still be live."""
+
+    order_id: OrderId
+    error_kind: str  # the VenueError class name
+    message: str
+    is_retryable: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FindOrder:
+    """Ask: what became of the order submitted with `client_id` in market `condition_id`?
+    The answer to an unknown outcome (an AskTimeout on PlaceOrder): the gateway handles asks in
+    order, so this answer comes after that placement was done. Reply: OrderFound, or QueryFailed."""
+
+    client_id: str
+    condition_id: ConditionId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderFound:
+    """`order_id` None: the venue never took an order with this client id, so it is safe to
+    submit it again. `order` is the snapshot while it is still active (None once matched or
+    cancelled); `trades` are its fills at their latest status."""
+
+    client_id: str
+    order_id: OrderId | None
+    order: OrderSnapshot | None
+    trades: tuple[TradeUpdate, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetOpenOrders:
+    """Ask: our active orders (of one market, or all). Reply: tuple[OrderSnapshot, ...], or
+    QueryFailed."""
+
+    condition_id: ConditionId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Redeem:
+    """Ask: turn the winning tokens of a resolved market into collateral. Reply: Redeemed, or
+    QueryFailed (e.g. error_kind "MarketNotResolved" while the venue has not resolved it)."""
+
+    condition_id: ConditionId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Redeemed:
+    condition_id: ConditionId
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryFailed:
+    """A venue query or redemption that the venue refused, or that kept failing after the
+    gateway's bounded retries. A value, not an exception: the asker decides when to ask again."""
+
+    query: str  # the message class name, e.g. "GetBalance"
+    error_kind: str  # the VenueError class name
+    message: str
+    is_retryable: bool
