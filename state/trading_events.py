@@ -34,6 +34,7 @@ __all__ = [
     "SignalScored",
     "SizeCorrected",
     "StopLossTriggered",
+    "WindowAnchored",
     "WindowClosed",
     "WindowDiscovered",
 ]
@@ -78,6 +79,23 @@ class EntryDecided(Event):
     price: Decimal
     size: Decimal
     purpose: str  # entry, reversal
+    # The capital risk granted for it; a restarted window starts a position that never ran
+    # with it. Empty only in events built before the field existed.
+    reservation_id: str = ""
+
+
+@event
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WindowAnchored(Event):
+    """The window's reference points, fixed once per window: the reference price at the open
+    (the price to beat) and the UP mid at the open, which the momentum signals are measured
+    from. `exact` is False when the window actor first saw the market after the open (its
+    price to beat is then a guess and the window does not enter)."""
+
+    window_id: str
+    price_to_beat: Decimal
+    open_mid_up: Decimal
+    exact: bool
 
 
 @event
