@@ -26,7 +26,8 @@ GTC/GTD rests), `delayed` (marketable, under the latency fault). `unmatched` is 
 status of a delayed FOK/FAK that found nothing to trade when its delay ended.
 
 The exchange runs on its clock but has no thread: due work (latency, GTD expiry, trade
-confirmation) runs at the start and end of every call. The actor shell calls `poll()` at
+confirmation) runs at the start and end of every call, each piece as of the time it was due,
+so outcomes do not depend on how often it is polled. The actor shell calls `poll()` at
 `next_due()`. Calls must come from one thread at a time (the venue gateway's). Callbacks are
 invoked after the call's state change is complete, so a callback may call the exchange back.
 """
@@ -42,7 +43,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
-from typing import assert_never
+from typing import Literal, TypeVar, assert_never
 
 from runtime.clock import Clock
 from venues.errors import (
@@ -236,6 +237,7 @@ class _Due:
 
 
 _LevelKey = tuple[TokenId, Side, Decimal]
+_T = TypeVar("_T")
 
 
 class PaperExchange:
@@ -334,41 +336,27 @@ class PaperExchange:
     def place_order(self, request: OrderRequest) -> OrderResult:
         with self._operation():
             self._raise_if_down(is_post_only_placement=request.post_only)
-            injected = self._faults.injected_error(which="any")
-            if injected is not None and not isinstance(injected, VenueTimeout):
-                raise injected
-            result = self._submit(request)
-            if injected is not None:
-                raise injected  # the order went through; only the answer is lost
-            return result
+            return self._through_injected_faults("any", lambda: self._submit(request))
 
     def place_orders(self, requests: tuple[OrderRequest, ...]) -> tuple[OrderResult, ...]:
         with self._operation():
             if len(requests) > MAX_BATCH_ORDERS:
                 msg = f"too many orders in one batch: {len(requests)} > {MAX_BATCH_ORDERS}"
                 raise BatchTooLarge(rule="batch_limit", value=len(requests), detail=msg)
+            # Only a 425 window fails the whole batch; post-only mode refuses legs one by one.
             self._raise_if_down(is_post_only_placement=True)
-            injected = self._faults.injected_error(which="retryable")
-            if injected is not None and not isinstance(injected, VenueTimeout):
-                raise injected
-            results = tuple(self._submit_leg(request) for request in requests)
-            if injected is not None:
-                raise injected
-            return results
+            return self._through_injected_faults(
+                "retryable", lambda: tuple(self._submit_leg(request) for request in requests)
+            )
 
     def cancel(self, order_id: OrderId) -> CancelResult:
-        with self._operation():
-            self._raise_if_down(is_post_only_placement=True)
-            injected = self._faults.injected_error(which="retryable")
-            if injected is not None and not isinstance(injected, VenueTimeout):
-                raise injected
-            order = self._active.get(order_id)
-            if order is None and self._settings.faults.cancel_not_found:
+        def the_one_order() -> tuple[OrderId, ...]:
+            if order_id not in self._active and self._settings.faults.cancel_not_found:
                 raise OrderNotFound(rule="order_gone", value=order_id, detail=ALREADY_GONE)
-            result = self._cancel_each((order_id,))
-            if injected is not None:
-                raise injected
-            return result
+            return (order_id,)
+
+        with self._operation():
+            return self._gated_cancel(the_one_order)
 
     def cancel_orders(self, order_ids: tuple[OrderId, ...]) -> CancelResult:
         with self._operation():
@@ -931,11 +919,19 @@ class PaperExchange:
     # === cancels ==============================================================================
 
     def _gated_cancel(self, order_ids: Callable[[], tuple[OrderId, ...]]) -> CancelResult:
+        # Cancels pass in post-only mode; only a 425 window stops them.
         self._raise_if_down(is_post_only_placement=True)
-        injected = self._faults.injected_error(which="retryable")
+        return self._through_injected_faults("retryable", lambda: self._cancel_each(order_ids()))
+
+    def _through_injected_faults(
+        self, which: Literal["any", "retryable", "rejected"], action: Callable[[], _T]
+    ) -> _T:
+        """Run `action` unless `reject_rates` refuses the request. An injected timeout lets it
+        run and then loses the answer: the worst case of a real timeout."""
+        injected = self._faults.injected_error(which=which)
         if injected is not None and not isinstance(injected, VenueTimeout):
             raise injected
-        result = self._cancel_each(order_ids())
+        result = action()
         if injected is not None:
             raise injected
         return result

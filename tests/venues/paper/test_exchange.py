@@ -460,10 +460,6 @@ def _resolved(harness: Any) -> None:
     harness.resolve(harness.up)
 
 
-def _tight_allowance(harness: Any) -> None:
-    del harness  # the allowance is set in the settings of this case
-
-
 VIOLATIONS = [
     ("price off the tick grid", {"price": "0.505"}, None, InvalidPrice, "tick_grid", "0.505"),
     ("price below one tick", {"price": "0.00"}, None, InvalidPrice, "price_range", "0.00"),
