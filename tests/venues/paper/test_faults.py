@@ -87,6 +87,19 @@ def test_with_latency_a_resting_order_is_live_only_once_it_arrives(make_harness:
     assert [t.size for t in harness.trade_updates(TradeStatus.MATCHED)] == [10]
 
 
+def test_delayed_work_happens_when_it_was_due_however_late_the_exchange_is_polled(
+    make_harness: Make,
+) -> None:
+    harness = make_harness(latency_s=2.0, confirmation_delay_s=10.0)
+    placed_at = harness.clock.now()
+    harness.place(price="0.52", size=10, order_type=OrderType.FOK)
+    harness.advance(3600)  # one late poll, long after the window closed
+    matched, mined, confirmed = harness.trade_updates()
+    assert (matched.status, matched.timestamp) == (TradeStatus.MATCHED, placed_at + 2)
+    assert (mined.status, mined.timestamp) == (TradeStatus.MINED, placed_at + 7)
+    assert (confirmed.status, confirmed.timestamp) == (TradeStatus.CONFIRMED, placed_at + 12)
+
+
 def test_a_delayed_fok_that_finds_nothing_ends_unmatched(make_harness: Make) -> None:
     harness = make_harness(latency_s=2.0)
     harness.place(price="0.52", size=50, order_type=OrderType.FOK)
