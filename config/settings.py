@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, PydanticUndefined
 
+from venues.paper.settings import PaperSettings
 from venues.sim.settings import SimSettings
 
 __all__ = [
@@ -248,7 +249,7 @@ class Settings(_Section):
     # Both are built once at start from these sections. Add a section here and its keys,
     # commented, to config/default.yaml (a test checks it).
     sim: SimSettings = restart_required(SimSettings())
-    # paper: PaperSettings = restart_required(PaperSettings())  # from venues.paper.settings
+    paper: PaperSettings = restart_required(PaperSettings())
 
     @model_validator(mode="after")
     def _settings_are_consistent(self) -> Self:

@@ -143,6 +143,8 @@ def test_reload_policy_covers_every_leaf_key_exactly_once():
         "live.orders_per_second",
         "sim.step_s",
         "sim.book.levels",
+        "paper.starting_collateral",
+        "paper.faults.user_stream.drop_rate",
     ],
 )
 def test_keys_fixed_at_start_need_a_restart(key):
