@@ -12,6 +12,8 @@ Who sends what (actor names in brackets; `window/<wid>`, `position/<pid>` are pe
     [position]  --ResizeReservation / ReleaseReservation--> [risk]
     [position]  --ReversalRequest--> [window/<wid>]
     [risk]      --CancelEntries--> [position/<pid>]    (kill switch: entries only, never exits)
+    [venue/any] --UpdateBalance--> [risk]              (the venue's collateral; risk also polls it)
+    [monitor/operator] --Halt / Resume--> [risk]       (ask or tell; reply RiskState)
 
 Ids are deterministic so that a restarted actor rebuilds the same names from its journal:
 `window_id = "BTC-15m-2026-11-21T15:45Z"`, `position_id = f"{window_id}/UP"`, and client order
@@ -49,6 +51,7 @@ __all__ = [
     "GetOpenOrders",
     "GetRiskSnapshot",
     "Granted",
+    "Halt",
     "MarketUpdate",
     "OrderEvent",
     "OrderFound",
@@ -64,10 +67,12 @@ __all__ = [
     "ReleaseReservation",
     "Reserve",
     "ResizeReservation",
+    "Resume",
     "ReversalRequest",
     "RiskSnapshot",
     "RiskState",
     "SpotUpdate",
+    "UpdateBalance",
     "WindowOpened",
     "WindowResolved",
     "client_order_id",
@@ -200,6 +205,9 @@ class Reserve:
     amount: Decimal
     purpose: str  # entry, scalein, reversal, retry
     timestamp: float
+    # Risk may grant less than `amount` (clipped to a cap); a grant below `minimum` (e.g. the
+    # venue's minimum order size at the limit price) is refused instead of granted as a crumb.
+    minimum: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -221,6 +229,9 @@ class ResizeReservation:
     reservation_id: str
     amount: Decimal
     timestamp: float
+    # Risk reads a resize as "the order this reservation funded is over (filled, cancelled or
+    # expired) and spent `amount`": the entry counts as closed, so the kill switch no longer
+    # sends CancelEntries for it. Until then (or ReleaseReservation) the entry counts as open.
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -246,6 +257,36 @@ class RiskSnapshot:
     reservations: int
     realized_pnl_today: Decimal
     refusals: int
+    open_positions: int = 0  # distinct owners holding a reservation
+    drawdown_pct: Decimal = Decimal(0)  # from the equity peak (or the last Resume)
+    daily_loss_limit: Decimal = Decimal(0)  # today's limit in collateral
+    state_reason: str = ""  # why risk is in `state`
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateBalance:
+    """Tell: the venue's collateral balance now. Risk uses it only as an upper bound on new
+    reservations, never as equity: the balance endpoint lags fills (invariant 10)."""
+
+    collateral: Decimal
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Halt:
+    """Ask or tell: the kill switch. Risk goes HALTED, refuses every reservation and tells each
+    position with an open entry `CancelEntries`; exit plans and stops stay. Reply: RiskState."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resume:
+    """Ask or tell (an operator's decision): leave HALTED or DEGRADED; the drawdown is measured
+    from the equity now. The day's loss limit still holds (DEGRADED while it is breached).
+    Reply: RiskState."""
+
+    reason: str = "operator"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
