@@ -30,6 +30,7 @@ __all__ = [
     "PositionSettled",
     "ReversalTriggered",
     "RiskStateChanged",
+    "ScaleInFunded",
     "ScaleInTriggered",
     "SignalScored",
     "SizeCorrected",
@@ -268,6 +269,17 @@ class StopLossTriggered(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScaleInTriggered(Event):
     position_id: str
+    amount: Decimal
+
+
+@event
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScaleInFunded(Event):
+    """The reservation risk granted a scale-in: the position resizes it once the scale-in order
+    is over and releases it at settlement, so a restarted position still knows to."""
+
+    position_id: str
+    reservation_id: str
     amount: Decimal
 
 
