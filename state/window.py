@@ -502,8 +502,11 @@ def decide_reversal(
     return _intent(state, choice, REVERSAL)
 
 
-def reserve_request(state: WindowState, intent: EntryIntent, now: float) -> Reserve:
-    """The capital request for an intent; the owner is the position that will spend it."""
+def reserve_request(
+    state: WindowState, intent: EntryIntent, *, now: float, settings: StrategySettings
+) -> Reserve:
+    """The capital request for an intent; the owner is the position that will spend it. Risk
+    may grant less, but never less than the minimum order at the limit price."""
     return Reserve(
         owner=intent.position_id,
         window_id=state.window_id,
@@ -511,6 +514,7 @@ def reserve_request(state: WindowState, intent: EntryIntent, now: float) -> Rese
         amount=intent.amount,
         purpose=intent.purpose,
         timestamp=now,
+        minimum=min_size(state, settings) * intent.price,
     )
 
 

@@ -292,9 +292,10 @@ def test_the_reserve_request_names_the_position_and_the_collateral():
     intent = EntryIntent(
         position_id=UP_PID, outcome=Outcome.UP, price=D("0.62"), size=D(50), purpose=ENTRY
     )
-    request = reserve_request(state, intent, IN_BAND)
+    request = reserve_request(state, intent, now=IN_BAND, settings=SETTINGS)
     assert (request.owner, request.window_id, request.asset) == (UP_PID, WID, "BTC")
     assert (request.amount, request.purpose, request.timestamp) == (D("31.00"), ENTRY, IN_BAND)
+    assert request.minimum == D("3.10")  # 5 shares at 0.62: risk grants no crumbs
 
 
 def test_a_smaller_grant_sizes_the_entry_down_truncated():
