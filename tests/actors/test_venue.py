@@ -1,5 +1,6 @@
 """VenueGatewayActor against the real paper exchange: retries, lookups, routing and pacing."""
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -30,6 +31,7 @@ from actors.venue import GetVenueStats, VenueGatewayActor, VenueSettings, paper_
 from runtime.api import Actor
 from runtime.clock import ManualClock
 from runtime.deterministic import DeterministicRuntime
+from runtime.pykka_backend import PykkaRuntime
 from venues.paper import FaultSettings, PaperSettings
 from venues.sim.market import SimMarket
 from venues.sim.settings import SimAsset, SimSettings
@@ -559,3 +561,51 @@ def test_settings_refuse_a_backoff_cap_below_its_base() -> None:
         ValueError, match=r"backoff_cap_s \(1.0\) must be >= backoff_base_s \(2.0\)"
     ):
         VenueSettings(backoff_base_s=2, backoff_cap_s=1)
+
+
+# --- on threads ------------------------------------------------------------------------------
+
+
+def test_on_pykka_threads_fills_and_timer_driven_confirmations_reach_the_owner() -> None:
+    clock = ManualClock(T0)
+    rt = PykkaRuntime(clock)
+    try:
+        factory = paper_venue(PaperSettings(faults=FaultSettings(confirmation_delay_s=10)))
+        owner = Recorder()
+        pid = position_id("BTC-15m-2026-01-01T00:00Z", Outcome.UP)
+        rt.spawn(lambda: owner, name=position_actor(pid))
+        venue = rt.spawn(
+            lambda: VenueGatewayActor(factory, VenueSettings(), market=None), name="venue"
+        )
+        g = Gateway()  # only for its window and books
+        venue.tell(WindowListed(window=g.window, timestamp=T0))
+        venue.tell(
+            BookSnapshot(
+                condition_id=g.window.condition_id,
+                token_id=g.up,
+                bids=(),
+                asks=(BookLevel(D("0.52"), D(100)),),
+                tick_size=D("0.01"),
+                timestamp=T0,
+            )
+        )
+        request = OrderRequest(
+            client_id=client_order_id(pid, "entry", 1),
+            token_id=g.up,
+            side=Side.BUY,
+            price=D("0.52"),
+            size=D(5),
+        )
+        reply = venue.ask(PlaceOrder(request=request, owner=position_actor(pid)))
+        assert reply.result.status is OrderStatus.MATCHED
+        clock.advance(10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(owner.events(TradeUpdate)) < 3:
+            time.sleep(0.01)
+        assert [f.status for f in owner.events(TradeUpdate)] == [
+            TradeStatus.MATCHED,
+            TradeStatus.MINED,
+            TradeStatus.CONFIRMED,
+        ]
+    finally:
+        rt.shutdown()
