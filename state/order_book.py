@@ -42,14 +42,16 @@ class OrderBook:
         self.timestamp = 0.0
         self.has_snapshot = False
         self.is_awaiting_snapshot = False
-        self._bids: dict[Decimal, Decimal] = {}
-        self._asks: dict[Decimal, Decimal] = {}
+        # Levels are kept as the frozen BookLevel values a snapshot is made of, so building a
+        # snapshot only orders them (the feed builds one per burst per token).
+        self._bids: dict[Decimal, BookLevel] = {}
+        self._asks: dict[Decimal, BookLevel] = {}
         self._cached: BookSnapshot | None = None
 
     def apply_snapshot(self, snapshot: BookSnapshot) -> None:
         """Replace the whole book. Ends any wait that a tick-size change started."""
-        self._bids = {level.price: level.size for level in snapshot.bids if level.size > 0}
-        self._asks = {level.price: level.size for level in snapshot.asks if level.size > 0}
+        self._bids = {level.price: level for level in snapshot.bids if level.size > 0}
+        self._asks = {level.price: level for level in snapshot.asks if level.size > 0}
         self.tick_size = snapshot.tick_size
         self.timestamp = snapshot.timestamp
         self.has_snapshot = True
@@ -63,7 +65,7 @@ class OrderBook:
             return False
         levels = self._bids if change.side is Side.BUY else self._asks
         if change.size > 0:
-            levels[change.price] = change.size
+            levels[change.price] = BookLevel(change.price, change.size)
         else:
             levels.pop(change.price, None)
         self.timestamp = timestamp
@@ -80,11 +82,12 @@ class OrderBook:
     def snapshot(self) -> BookSnapshot:
         """The book now, best levels first (bids descending, asks ascending)."""
         if self._cached is None:
+            bids, asks = self._bids, self._asks
             self._cached = BookSnapshot(
                 condition_id=self.condition_id,
                 token_id=self.token_id,
-                bids=tuple(BookLevel(p, s) for p, s in sorted(self._bids.items(), reverse=True)),
-                asks=tuple(BookLevel(p, s) for p, s in sorted(self._asks.items())),
+                bids=tuple([bids[price] for price in sorted(bids, reverse=True)]),
+                asks=tuple([asks[price] for price in sorted(asks)]),
                 tick_size=self.tick_size,
                 timestamp=self.timestamp,
             )
