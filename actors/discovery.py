@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import partial
 from typing import TYPE_CHECKING, TypeAlias
 
 from actors.feed import ReplayListings
 from actors.messages import RegisterWindow, window_actor, window_id
-from runtime.api import Actor, ActorDead, AskTimeout, Factory, UnhandledMessage
+from runtime.api import Actor, ActorDead, AskTimeout, Factory, Timer, UnhandledMessage
 from runtime.logs import actor_logger
 from supervisors.spec import ChildSpec, Restart
 from supervisors.supervisor import StartChild, StartRefused
@@ -77,9 +78,21 @@ class DiscoveryStats:
     ignored: int  # listings of assets or timeframes we do not trade
     ended: int  # listings of windows that had already ended
     refused: int  # StartChild refusals other than "already exists", and timeouts
+    retrying: int  # windows whose start is retried on a timer (supervisor away or slow)
 
 
-DiscoveryCommand: TypeAlias = WindowListed | GetDiscoveryStats
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _RetryStarts:
+    """Timer: ask again for the windows whose start failed for a transient reason."""
+
+
+DiscoveryCommand: TypeAlias = WindowListed | GetDiscoveryStats | _RetryStarts
+
+
+class _Start(StrEnum):
+    RUNNING = "running"  # started now, or it exists (running or finished)
+    RETRY = "retry"  # the supervisor was not alive or did not answer in time
+    REFUSED = "refused"  # the supervisor refused it (e.g. the window actor failed to start)
 
 
 # --- the actor -----------------------------------------------------------------------------
@@ -98,6 +111,10 @@ class DiscoveryActor(Actor):
     it sees, including the ones a restarted feed forwards from the market's catch-up, so a
     feed restart is repaired without the windows knowing.
 
+    A start that fails for a transient reason (the supervisor restarting, or slow to answer)
+    is asked again every `retry_s` until the window runs or ends; a listing is not repeated by
+    the market, so giving up would lose the window.
+
     A crash loses only the counters and the memory of which windows were started. The new
     incarnation asks the feed to replay the listings it holds (`ReplayListings`); starting a
     window that exists is refused as "already exists", so nothing is started twice.
@@ -113,6 +130,7 @@ class DiscoveryActor(Actor):
         windows: str = "windows",
         feed: str = "feed",
         start_timeout_s: float = 10.0,
+        retry_s: float = 5.0,
     ) -> None:
         self._assets = frozenset(assets)
         self._timeframes_s = frozenset(timeframes_s)
@@ -120,13 +138,20 @@ class DiscoveryActor(Actor):
         self._windows_name = windows
         self._feed_name = feed
         self._start_timeout_s = start_timeout_s
+        self._retry_s = retry_s
         self._known: set[str] = set()
+        self._pending: dict[str, MarketWindow] = {}
+        self._retry_timer: Timer | None = None
         self._listings = 0
         self._started = 0
         self._already_running = 0
         self._ignored = 0
         self._ended = 0
         self._refused = 0
+
+    def on_stop(self) -> None:
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
 
     def on_start(self) -> None:
         self._log = actor_logger(self.ctx.name, self.ctx.incarnation)
@@ -149,24 +174,43 @@ class DiscoveryActor(Actor):
                     ignored=self._ignored,
                     ended=self._ended,
                     refused=self._refused,
+                    retrying=len(self._pending),
                 )
+            case _RetryStarts():
+                self._retry_timer = None
+                for window in tuple(self._pending.values()):
+                    self._on_window_listed(window, is_retry=True)
+                if self._pending:
+                    self._retry_timer = self.ctx.schedule(self._retry_s, _RetryStarts())
+                return None
             case _:
                 msg = f"discovery {self.ctx.name} has no case for {message!r}"
                 raise UnhandledMessage(msg)
 
-    def _on_window_listed(self, window: MarketWindow) -> None:
-        self._listings += 1
+    def _on_window_listed(self, window: MarketWindow, *, is_retry: bool = False) -> None:
+        if not is_retry:
+            self._listings += 1
         if window.asset not in self._assets or window.timeframe_s not in self._timeframes_s:
             self._ignored += 1
             return
         name = window_actor(window_id(window))
         if name not in self._known:
             if window.end <= self.ctx.clock.now():
+                self._pending.pop(name, None)
                 self._ended += 1  # nothing left to trade; its resolution needs no actor
                 return
-            if not self._start(name, window):
-                return
-            self._known.add(name)
+            match self._start(name, window):
+                case _Start.RUNNING:
+                    self._pending.pop(name, None)
+                    self._known.add(name)
+                case _Start.RETRY:
+                    self._pending[name] = window
+                    if self._retry_timer is None:
+                        self._retry_timer = self.ctx.schedule(self._retry_s, _RetryStarts())
+                    return
+                case _Start.REFUSED:
+                    self._pending.pop(name, None)
+                    return
         self._tell_feed(
             RegisterWindow(
                 condition_id=window.condition_id,
@@ -176,36 +220,34 @@ class DiscoveryActor(Actor):
             )
         )
 
-    def _start(self, name: str, window: MarketWindow) -> bool:
-        """Ask the supervisor for the window actor; True when it runs (or ran) under `name`."""
+    def _start(self, name: str, window: MarketWindow) -> _Start:
+        """Ask the supervisor for the window actor under `name`."""
         spec = ChildSpec(id=name, start=self._start_window(window), restart=Restart.TRANSIENT)
         try:
             reply = self.ctx.runtime.lookup(self._windows_name).ask(
                 StartChild(spec=spec), self._start_timeout_s
             )
         except AskTimeout:
-            # The start may still happen; the next listing of this window asks again, and a
-            # second start is refused as "already exists".
+            # The start may still happen: the retry then finds it as "already exists".
             self._refused += 1
             self._log.warning("window_start_timed_out", window=name)
-            return False
+            return _Start.RETRY
         except ActorDead:
-            # The supervisor is being restarted; the feed's next replay brings this listing back.
             self._refused += 1
             self._log.warning("windows_supervisor_not_alive", window=name)
-            return False
+            return _Start.RETRY
         match reply:
             case StartRefused(reason=reason) if reason == ALREADY_EXISTS:
                 self._already_running += 1
-                return True
+                return _Start.RUNNING
             case StartRefused(reason=reason):
                 self._refused += 1
                 self._log.error("window_start_refused", window=name, reason=reason)
-                return False
+                return _Start.REFUSED
             case _:
                 self._started += 1
                 self._log.info("window_started", window=name, slug=window.slug)
-                return True
+                return _Start.RUNNING
 
     def _tell_feed(self, message: RegisterWindow) -> None:
         try:

@@ -226,3 +226,19 @@ def test_the_default_start_builds_the_real_window_actor_with_the_given_settings(
     assert factory.func is module.WindowActor
     assert factory.keywords == {"window": window, "settings": chosen}
     assert window_actor_start()(window).keywords["settings"] == settings_module.StrategySettings()
+
+
+def test_a_start_that_found_no_supervisor_is_retried_until_the_window_runs() -> None:
+    tree = Tree()
+    tree.rt.lookup("windows").stop()
+    btc = listed("BTC", 300, START + 300, 1)
+    tree.tell(btc)
+    assert tree.stats().retrying == 1
+    tree.rt.spawn(DynamicSupervisor, name="windows", incarnation=2)
+    tree.rt.advance(5)
+    name = window_actor(window_id(btc.window))
+    assert tree.lives == [(name, 1)]
+    assert tree.stats().retrying == 0
+    assert [m.actor_name for m in tree.feed.messages if isinstance(m, RegisterWindow)] == [name]
+    tree.rt.advance(60)
+    assert tree.lives == [(name, 1)]
