@@ -24,12 +24,15 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runtime import Clock, Ref, Runtime
+
+from state.report import TOTAL_KEYS
 
 ROOT_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG = ROOT_DIR / "config" / "default.yaml"
@@ -114,7 +117,8 @@ class Outcome:
     actors_started: int
     restarts: int
     events_journaled: int
-    figures: tuple[tuple[str, int | float], ...] = ()  # what the running actors reported
+    figures: tuple[tuple[str, int | float], ...] = ()  # what the market actor reported
+    totals: tuple[tuple[str, int | Decimal], ...] = ()  # derived from the journal
 
 
 def run_bot(args: argparse.Namespace) -> int:
@@ -173,8 +177,11 @@ def run_bot(args: argparse.Namespace) -> int:
             "errors": errors.count,
             "exit_reason": outcome.reason,
             **dict(outcome.figures),
+            **{k: float(v) if isinstance(v, Decimal) else v for k, v in outcome.totals},
         }
         args.summary_json.write_text(json.dumps(summary, indent=2) + "\n")
+    if outcome.totals:
+        print(format_totals(dict(outcome.totals)))
     log.info("exit %d: %s", outcome.exit_code, outcome.reason)
     logging_handle.close()
     return outcome.exit_code
@@ -249,6 +256,7 @@ def _run_tree(
 
     started = restarts = journaled = 0
     figures: tuple[tuple[str, int | float], ...] = ()
+    totals: tuple[tuple[str, int | Decimal], ...] = ()
     if exit_code == 0:
         stats = tree_stats(runtime, ROOT)
         started, restarts = stats.started + 1, stats.restarts
@@ -273,6 +281,8 @@ def _run_tree(
     runtime.shutdown()
     for signum, handler in previous.items():
         signal.signal(signum, handler)
+    if exit_code == 0:
+        totals = tuple(journal_totals(Path(settings.journal.path)).items())
     return Outcome(
         exit_code=exit_code,
         reason=reason,
@@ -282,7 +292,32 @@ def _run_tree(
         restarts=restarts,
         events_journaled=journaled,
         figures=figures,
+        totals=totals,
     )
+
+
+def journal_totals(path: Path) -> dict[str, int | Decimal]:
+    """The last run's trading totals, read from the journal file (the bot has let go of it)."""
+    from state.journal_store import JournalStore
+    from state.report import last_run_start, trading_totals
+
+    with JournalStore(path, read_only=True) as store:
+        return trading_totals(store.query, last_run_start(store.query))
+
+
+def format_totals(totals: dict[str, int | Decimal]) -> str:
+    """The human-readable P&L summary printed at the end of a run and by `report`."""
+    lines = [
+        f"realized P&L {totals['realized_pnl']:+} after fees {totals['fees_paid']} "
+        f"on {totals['positions_settled']} settled of {totals['positions_opened']} positions",
+        f"windows seen {totals['windows_seen']}, traded {totals['windows_traded']}; "
+        f"orders placed {totals['orders_placed']}, rejected {totals['orders_rejected']}; "
+        f"fills {totals['fills']}",
+        f"reversals {totals['reversals']}, stop losses {totals['stop_losses']}, "
+        f"scale-ins {totals['scale_ins']}, risk refusals {totals['risk_refusals']}, "
+        f"invariant violations {totals['invariant_violations']}",
+    ]
+    return "\n".join(lines)
 
 
 def _market_figures(runtime: Runtime) -> tuple[tuple[str, int | float], ...]:
@@ -351,13 +386,18 @@ def report(config: Path | None) -> int:
         return 2
     try:
         rows = store.query("SELECT type, count(*) FROM events GROUP BY type ORDER BY type")
-        runs = store.query("SELECT count(*) FROM events WHERE type LIKE '%RunStarted'")
+        runs = store.query("SELECT count(*) FROM events WHERE type = 'RunStarted'")
     finally:
         store.close()
-    print(f"journal {path}")
-    print(f"  runs: {runs[0][0]}")
+    totals = journal_totals(path)
+    print(f"journal {path}: {runs[0][0]} runs")
+    print("last run:")
+    print(format_totals(totals))
+    for key in TOTAL_KEYS:
+        print(f"  {key:<22} {totals[key]}")
+    print("events, all runs:")
     for event_type, count in rows:
-        print(f"  {event_type.rsplit('.', 1)[-1]:<24} {count}")
+        print(f"  {event_type:<22} {count}")
     return 0
 
 
