@@ -250,7 +250,11 @@ class VenueGatewayActor(Actor):
 
     Accepts:
         PlaceOrder(request, owner): ask -> Placed | PlaceFailed. The owner receives the order's
-            user events as `OrderEvent` tells, after the reply.
+            user events as `OrderEvent` tells, after the reply. `PlaceFailed(is_retryable=True)`
+            means the venue does not have the order (refused before it took effect, or looked
+            up by client id and not found), so sending it again cannot duplicate it. An outcome
+            the gateway could not establish is `PlaceFailed(error_kind="VenueTimeout",
+            is_retryable=False)`: ask `FindOrder`, never resend.
         CancelOrder(order_id, owner): ask -> Cancelled | CancelFailed. "Not found" / already
             gone is `Cancelled(was_live=False)`. Only the recorded owner may cancel an order.
         GetBalance(token_id, refresh): ask -> Decimal | QueryFailed.
