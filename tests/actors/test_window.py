@@ -565,3 +565,72 @@ def test_a_restarted_closed_window_stops_without_closing_again(harness):
     harness.runtime.advance(SETTINGS.decision_interval_s)
     assert not harness.window_alive()
     assert len(harness.of_type(WindowClosed)) == 1
+
+
+# --- on the simulated market --------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_on_the_simulated_market_windows_trade_once_per_side_inside_the_band_and_stop():
+    from actors.discovery import DiscoveryActor
+    from actors.feed import FeedActor
+    from actors.journal import Query
+    from actors.sim_market import SimMarketActor
+    from venues.sim.settings import SimSettings
+
+    clock = ManualClock(1_767_225_600.0)  # a window opens with the simulation
+    runtime = DeterministicRuntime(clock)
+    risk, positions = ScriptedRisk(), Positions()
+    flags = Flags(intensity=10, period_s=60.0)
+    runtime.spawn(lambda: JournalActor(lambda: JournalStore(":memory:")), name="journal")
+    runtime.spawn(lambda: RiskStub(risk), name="risk")
+    runtime.spawn(lambda: DynamicSupervisor(flags), name="positions")
+    runtime.spawn(lambda: DynamicSupervisor(flags), name="windows")
+    sim = SimSettings(assets=SimSettings().assets[:1])
+    runtime.spawn(lambda: SimMarketActor(sim, start_time=clock.now()), name="market")
+    runtime.spawn(FeedActor, name="feed")
+
+    def start_window(window: MarketWindow) -> partial[WindowActor]:
+        return partial(
+            WindowActor,
+            window=window,
+            settings=StrategySettings(),
+            position_start=partial(RecordingPosition, positions),
+        )
+
+    runtime.spawn(
+        lambda: DiscoveryActor(["BTC"], [900], start_window=start_window), name="discovery"
+    )
+    runtime.advance(3 * 900 + 60)
+
+    journal = runtime.lookup("journal")
+
+    def rows(sql: str) -> list[tuple[object, ...]]:
+        return journal.ask(Query(sql=sql))
+
+    discovered = rows(
+        "SELECT payload->>'window_id', (payload->>'start')::DOUBLE, (payload->>'end')::DOUBLE "
+        "FROM events WHERE type = 'WindowDiscovered'"
+    )
+    assert len(discovered) == len({wid for wid, _, _ in discovered}) >= 4
+    band = {wid: (start + 60, end - 120) for wid, start, end in discovered}
+    entries = rows(
+        "SELECT payload->>'window_id', payload->>'outcome', ts FROM events "
+        "WHERE type = 'EntryDecided'"
+    )
+    assert entries, "the strategy should trade some simulated windows"
+    assert len({(wid, side) for wid, side, _ in entries}) == len(entries)
+    for wid, _, ts in entries:
+        opens, closes = band[wid]
+        assert opens <= ts <= closes
+    assert rows(
+        "SELECT count(*) FROM events WHERE type = 'WindowAnchored' AND NOT (payload->>'exact')::BOOLEAN"
+    ) == [(0,)]
+    closed = [
+        wid
+        for (wid,) in rows("SELECT payload->>'window_id' FROM events WHERE type = 'WindowClosed'")
+    ]
+    assert len(closed) >= 3
+    alive = set(runtime.names())
+    assert not {window_actor(wid) for wid in closed} & alive
+    assert len(positions.starts) == len(entries)
