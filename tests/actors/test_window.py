@@ -34,7 +34,7 @@ from actors.messages import (
     window_actor,
     window_id,
 )
-from actors.window import WindowActor
+from actors.window import WindowActor, default_position_start
 from runtime.api import Actor
 from runtime.clock import ManualClock
 from runtime.deterministic import DeterministicRuntime
@@ -565,6 +565,20 @@ def test_a_restarted_closed_window_stops_without_closing_again(harness):
     harness.runtime.advance(SETTINGS.decision_interval_s)
     assert not harness.window_alive()
     assert len(harness.of_type(WindowClosed)) == 1
+
+
+def test_the_default_position_start_builds_the_real_position_actor_with_the_entry():
+    position = pytest.importorskip("actors.position")
+    actor = default_position_start(
+        position_id=UP_PID,
+        window=WINDOW,
+        outcome=Outcome.UP,
+        reservation_id="res-1",
+        entry_price=D("0.62"),
+        entry_size=D(40),
+        purpose="entry",
+    )
+    assert isinstance(actor, position.PositionActor)
 
 
 # --- on the simulated market --------------------------------------------------------------------
