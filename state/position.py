@@ -135,6 +135,11 @@ CENT = Decimal("0.01")
 OUTCOME_UNKNOWN_KINDS = frozenset({"VenueTimeout", "AskTimeout", "ActorDead"})
 """Placement failures after which the order may or may not exist: look it up, never resend."""
 
+RETRYABLE_REFUSALS = frozenset(
+    {"RetryableError", "ServerError", "Maintenance", "RateLimited", "VenueTimeout"}
+)
+"""Refusals after which the venue certainly does not have the order and a later try may pass."""
+
 NEVER_REACHED_VENUE = "NeverReachedVenue"
 """OrderRejected.error_kind of an intent the venue says it never took (after a lookup)."""
 
@@ -895,6 +900,9 @@ class PlacementFailed:
     client_id: str
     error_kind: str  # a VenueError class name, or AskTimeout/ActorDead
     message: str
+    # The gateway's word that the venue does not have the order, so sending it again cannot
+    # duplicate it (messages.PlaceFailed.is_retryable).
+    is_retryable: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1225,7 +1233,7 @@ def _on_placement_failed(state: PositionState, failure: PlacementFailed, now: fl
     order = state.order(failure.client_id)
     if order is None or order.phase is not OrderPhase.INTENDED:
         return NOTHING
-    if failure.error_kind in OUTCOME_UNKNOWN_KINDS:
+    if failure.error_kind in OUTCOME_UNKNOWN_KINDS and not failure.is_retryable:
         # Invariant 2: the order may exist. Ask the venue about it; never send it again blindly.
         return Decision(actions=(SyncWithVenue(client_ids=(order.client_id,)),))
     return Decision(events=(_rejected(state, order, failure.error_kind, failure.message, now),))
@@ -1581,13 +1589,43 @@ def _is_retry_pending(state: PositionState, now: float) -> bool:
     )
 
 
-def _entry_phase_over(state: PositionState, now: float) -> bool:
+def _is_entry_resend_due(state: PositionState, now: float, settings: PositionSettings) -> bool:
+    """Every entry so far was refused before reaching the venue, the last one for a passing
+    reason (maintenance, a 5xx, a rate limit): the entry is sent again, within its timeout."""
+    entries = state.of_purpose(Purpose.ENTRY)
+    return (
+        bool(entries)
+        and all(o.phase is OrderPhase.DONE and o.order_id is None for o in entries)
+        and entries[-1].end_reason in RETRYABLE_REFUSALS
+        and _may_enter(state, now)
+        and now - entries[0].intended_at < settings.entry_unfilled_timeout_s
+    )
+
+
+def _entry_phase_over(state: PositionState, now: float, settings: PositionSettings) -> bool:
     """No entry or retry can still trade or still be placed."""
     return (
         bool(state.of_purpose(Purpose.ENTRY))
         and not state.working(*_ENTRY_PURPOSES)
         and not _is_retry_pending(state, now)
+        and not _is_entry_resend_due(state, now, settings)
     )
+
+
+def _resend_refused_entry(state: PositionState, now: float, settings: PositionSettings) -> Decision:
+    if not _is_entry_resend_due(state, now, settings) or _is_paused(state, now, settings):
+        return NOTHING
+    intent, submit = _intent(
+        state,
+        Purpose.ENTRY,
+        side=Side.BUY,
+        price=state.entry_price,
+        size=truncate_cents(state.entry_size),
+        order_type=OrderType.GTC,
+        amount=None,
+        now=now,
+    )
+    return Decision(events=(intent,), actions=(submit,))
 
 
 def _retry_at_market(state: PositionState, now: float, settings: PositionSettings) -> Decision:
@@ -1621,7 +1659,10 @@ def _halted_entries(state: PositionState, now: float, settings: PositionSettings
 def _report_spent_capital(state: PositionState, now: float, settings: PositionSettings) -> Decision:
     """Tell risk what each funded order spent once it is over (risk then counts the entry as
     closed, so its kill switch no longer targets it)."""
-    if _entry_phase_over(state, now) and state.reservation_id not in state.resized_reservations:
+    if (
+        _entry_phase_over(state, now, settings)
+        and state.reservation_id not in state.resized_reservations
+    ):
         amount = state.cost_of(Purpose.ENTRY, Purpose.RETRY)
         return Decision(
             actions=(ResizeCapital(reservation_id=state.reservation_id, amount=amount),)
@@ -1797,11 +1838,12 @@ def exit_plan_target(
     (invariant 11), once the first fill is `exit_min_position_age_s` old; none while a stop is
     selling, after the window's end, or below the venue's minimum order size.
     """
-    first_fill_at = state.first_fill_at
+    # Shares we only know of from the wallet (a correction) count from when we adopted them.
+    held_since = state.first_fill_at or state.last_correction_at
     # Once placed, the plan keeps covering: a failed first fill does not make the position young.
     was_placed = any(o.order_id is not None for o in state.of_purpose(Purpose.EXIT))
     is_old_enough = was_placed or (
-        first_fill_at is not None and now - first_fill_at >= settings.exit_min_position_age_s
+        held_since is not None and now - held_since >= settings.exit_min_position_age_s
     )
     if (
         state.stop_kind is not None
@@ -1870,7 +1912,7 @@ def _scale_in(state: PositionState, now: float, settings: PositionSettings) -> D
         or market.best_ask is None
         or market.confidence is None
         or average is None
-        or not _entry_phase_over(state, now)
+        or not _entry_phase_over(state, now, settings)
         or truncate_cents(state.size) < state.window.min_order_size
         or state.reversal_at is not None
         or state.stop_kind is not None
@@ -1896,12 +1938,18 @@ def _scale_in(state: PositionState, now: float, settings: PositionSettings) -> D
 def _settle_when_flat(state: PositionState, now: float, settings: PositionSettings) -> Decision:
     if (
         _holds_shares(state)
-        or not _entry_phase_over(state, now)
+        or not _entry_phase_over(state, now, settings)
         or any(state.is_working(o) for o in state.orders)
     ):
         return NOTHING
     live_trades = [t for t in state.trades if not t.is_failed]
     if not live_trades:
+        # Never filled, as far as we know: the wallet must agree, or a fill we never heard of
+        # (an answer lost for good) would be abandoned. Self-healing adopts what it shows.
+        if state.wallet is None:
+            return Decision(actions=(RefreshWallet(),))
+        if truncate_cents(state.wallet) > 0:
+            return NOTHING
         return _settle(state, "cancelled_unfilled", ZERO, now)
     if not all(t.is_final for t in state.trades):
         return NOTHING  # a fill may still fail and give the shares back
@@ -1918,6 +1966,7 @@ _RULES: tuple[Rule, ...] = (
     _resolve_unknown_intents,
     _settle_on_resolution,
     _force_settle,
+    _resend_refused_entry,
     _entry_timeout,
     _retry_at_market,
     _halted_entries,

@@ -518,6 +518,66 @@ def test_a_refused_entry_settles_the_position_as_cancelled_unfilled() -> None:
     assert driver.is_stopped
 
 
+def test_an_entry_refused_for_a_passing_reason_is_sent_again_after_the_pause() -> None:
+    driver = Driver()
+    driver.refuse["entry"] = "ServerError"
+    driver.command(Open())
+    assert not driver.events(PositionSettled)
+    driver.at(5).check()
+    assert client("entry", 2) not in driver.requests
+    driver.at(10).check()
+    assert driver.working(Purpose.ENTRY) == [client("entry", 2)]
+    assert driver.requests[client("entry", 2)].size == 20
+
+
+def test_a_refused_entry_is_not_sent_again_after_its_timeout() -> None:
+    driver = Driver()
+    driver.refuse["entry"] = "Maintenance"
+    driver.command(Open())
+    driver.at(300).check()
+    assert client("entry", 2) not in driver.requests
+    assert settled(driver).how == "cancelled_unfilled"
+
+
+def test_a_placement_the_gateway_looked_up_and_did_not_find_is_a_refusal() -> None:
+    driver = opened()
+    driver.fill(client("entry"), "20")
+    state = evolve(
+        driver.state,
+        OrderIntent(
+            stream_id=STREAM,
+            ts=T0,
+            position_id=PID,
+            client_id=client("exit"),
+            purpose="exit",
+            token_id=WINDOW.up_token,
+            side="SELL",
+            price=D("0.99"),
+            size=D(20),
+            order_type="GTC",
+            amount=None,
+        ),
+    )
+    failure = PlacementFailed(
+        client_id=client("exit"), error_kind="VenueTimeout", message="", is_retryable=True
+    )
+    decision = decide(state, failure, T0, SETTINGS)
+    assert [type(e) for e in decision.events] == [OrderRejected]
+    assert not decision.actions
+
+
+def test_an_unfilled_entry_is_not_settled_while_the_wallet_shows_shares() -> None:
+    driver = opened()
+    driver.wallet_lag = D(20)  # filled, but the fill never reached us
+    driver.at(300).check()
+    assert not driver.events(PositionSettled)
+    driver.at(330).check()
+    (corrected,) = driver.events(SizeCorrected)
+    assert corrected.new_size == 20  # type: ignore[attr-defined]
+    driver.at(390).check()
+    assert driver.requests[driver.working(Purpose.EXIT)[0]].size == 20
+
+
 def test_a_lost_placement_answer_is_looked_up_never_resent() -> None:
     driver = Driver()
     driver.lose_answer.add("entry")
