@@ -70,6 +70,7 @@ __all__ = [
     "CENT",
     "NEVER_REACHED_VENUE",
     "OUTCOME_UNKNOWN_KINDS",
+    "RETRYABLE_REFUSALS",
     "Action",
     "CancelAnswered",
     "CancelEntriesRequested",
@@ -78,6 +79,7 @@ __all__ = [
     "Decision",
     "EntriesHalted",
     "Evaluate",
+    "FillsExpected",
     "MarketSeen",
     "MarketView",
     "Observation",
@@ -485,6 +487,8 @@ class PositionState:
     is_opened: bool = False
     orders: tuple[TrackedOrder, ...] = ()
     trades: tuple[TradeRecord, ...] = ()
+    # Shares we hold by our fills alone (kept with `trades`: read on every market update).
+    fills_size: Decimal = ZERO
     size_offset: Decimal = ZERO  # what SizeCorrected events added to the fills' total
     last_correction_at: float | None = None
     reversal_at: float | None = None
@@ -509,6 +513,9 @@ class PositionState:
     last_redeem_failure_at: float | None = None
     scale_in_blocked_until: float = 0.0
     resized_reservations: frozenset[str] = field(default_factory=frozenset)
+    # Orders the venue answered as (partly) matched whose fills have not reached us yet: the
+    # gateway sends fills after its answer. (client id, when answered)
+    fills_expected: tuple[tuple[str, float], ...] = ()
 
     # --- derived --------------------------------------------------------------------------------
 
@@ -528,7 +535,7 @@ class PositionState:
     def size(self) -> Decimal:
         """Shares we hold by our fills (failed ones excluded) and corrections. Never below zero:
         a fill that fails after a correction already counted its absence must not go negative."""
-        return max(sum((t.held_change for t in self.trades), ZERO) + self.size_offset, ZERO)
+        return max(self.fills_size + self.size_offset, ZERO)
 
     @property
     def reserved_amount(self) -> Decimal:
@@ -598,11 +605,6 @@ class PositionState:
         if shares == 0:
             return None
         return sum((t.size * t.price for t in bought), ZERO) / shares
-
-    @property
-    def fills_size(self) -> Decimal:
-        """Shares we hold by our fills alone, without corrections."""
-        return sum((t.held_change for t in self.trades), ZERO)
 
 
 def initial_state(
@@ -745,7 +747,14 @@ def _record_fill(state: PositionState, event: OrderFilled) -> PositionState:
         updated = replace(known, statuses=known.statuses | {event.status})
         trades = tuple(updated if t.trade_id == event.trade_id else t for t in state.trades)
     # The size changed (or may have): a wallet mismatch must be measured afresh.
-    return replace(state, trades=trades, mismatch_since=None)
+    expected = tuple(e for e in state.fills_expected if e[0] != event.client_id)
+    return replace(
+        state,
+        trades=trades,
+        fills_size=sum((t.held_change for t in trades), ZERO),
+        mismatch_since=None,
+        fills_expected=expected,
+    )
 
 
 # --- observations ------------------------------------------------------------------------------
@@ -782,6 +791,14 @@ class CheckTicked:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FillsExpected:
+    """The venue answered a placement as (partly) matched; its fills are on their way."""
+
+    client_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ResolutionSeen:
     winner: Outcome
 
@@ -812,6 +829,7 @@ Observation: TypeAlias = (
     | VenueSynced
     | VenueFailed
     | CheckTicked
+    | FillsExpected
     | ResolutionSeen
     | ScaleInRefused
     | RedeemFailed
@@ -838,11 +856,16 @@ def observe(
                 since = at if state.mismatch_since is None else state.mismatch_since
             return replace(state, wallet=balance, wallet_at=at, mismatch_since=since)
         case VenueSynced(at=at):
-            return replace(state, synced_at=at)
+            # Every order whose fills could be missing was looked up: nothing is expected now.
+            return replace(state, synced_at=at, fills_expected=())
         case VenueFailed(at=at):
             return replace(state, venue_failed_at=at)
         case CheckTicked(at=at):
             return _count_missing_prices(state, at, settings)
+        case FillsExpected(client_id=client_id, at=at):
+            if any(c == client_id for c, _ in state.fills_expected):
+                return state
+            return replace(state, fills_expected=(*state.fills_expected, (client_id, at)))
         case ResolutionSeen(winner=winner):
             return replace(state, winner=winner)
         case ScaleInRefused(at=at):
@@ -1518,6 +1541,15 @@ def _resolve_unknown_intents(
     return Decision(actions=(SyncWithVenue(client_ids=tuple(o.client_id for o in unknown)),))
 
 
+def _chase_expected_fills(state: PositionState, now: float, settings: PositionSettings) -> Decision:
+    """Fills the venue announced but never sent (a dropped event) are looked up, once a check
+    interval has passed, so the position neither waits for them forever nor settles without."""
+    overdue = [c for c, at in state.fills_expected if now - at >= settings.check_interval_s]
+    if not overdue or _is_paused(state, now, settings):
+        return NOTHING
+    return Decision(actions=(SyncWithVenue(client_ids=orders_to_verify(state)),))
+
+
 def _settle_on_resolution(state: PositionState, now: float, settings: PositionSettings) -> Decision:
     if state.winner is None:
         return NOTHING
@@ -1938,6 +1970,7 @@ def _scale_in(state: PositionState, now: float, settings: PositionSettings) -> D
 def _settle_when_flat(state: PositionState, now: float, settings: PositionSettings) -> Decision:
     if (
         _holds_shares(state)
+        or state.fills_expected
         or not _entry_phase_over(state, now, settings)
         or any(state.is_working(o) for o in state.orders)
     ):
@@ -1964,6 +1997,7 @@ def _settle_when_flat(state: PositionState, now: float, settings: PositionSettin
 
 _RULES: tuple[Rule, ...] = (
     _resolve_unknown_intents,
+    _chase_expected_fills,
     _settle_on_resolution,
     _force_settle,
     _resend_refused_entry,

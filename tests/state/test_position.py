@@ -24,6 +24,7 @@ from state.position import (
     CheckTicked,
     Command,
     Evaluate,
+    FillsExpected,
     MarketSeen,
     Observation,
     Open,
@@ -161,6 +162,7 @@ class Driver:
         self.refuse: dict[str, str] = {}  # purpose -> error kind for its next placement
         self.lose_answer: set[str] = set()  # purposes whose next placement answer is lost
         self.fak_fill_ratio = D(1)  # share of a FAK that trades
+        self.withhold_fak_fills = False  # the venue's fill events are lost
         self.cancel_not_found = False
         self.grants = 0
         self.redeem_failures_left = 0
@@ -298,6 +300,9 @@ class Driver:
         else:
             self.live.add(request.client_id)
             status = "live"
+        if fills:
+            # As the shell does: the gateway sends the fills after its answer.
+            self.observe(FillsExpected(client_id=request.client_id, at=self.now))
         if purpose in self.lose_answer:
             self.lose_answer.discard(purpose)
             self.command(
@@ -310,7 +315,8 @@ class Driver:
                 settle=False,
             )
         for trade in fills:
-            self.command(TradeSeen(update=trade), settle=False)
+            if not self.withhold_fak_fills:
+                self.command(TradeSeen(update=trade), settle=False)
 
     def _trade(
         self,
@@ -711,6 +717,22 @@ def test_an_unfilled_entry_winning_by_more_than_the_threshold_is_retried_at_mark
     assert retry.price == D("0.61")  # the ask plus the slippage allowance
     assert not driver.events(PositionSettled)
     assert driver.state.size > 0
+
+
+def test_fills_the_venue_announced_are_waited_for_then_looked_up() -> None:
+    driver = opened()
+    driver.withhold_fak_fills = True
+    driver.wallet_lag = D(0)
+    driver.at(10).market("0.57", "0.59")
+    driver.at(300).check()  # the retry is answered "matched"; its fill events never come
+    assert driver.state.fills_expected
+    assert not driver.events(PositionSettled)
+    syncs = len(driver.actions(SyncWithVenue))
+    driver.at(305).check()
+    assert len(driver.actions(SyncWithVenue)) == syncs + 1
+    assert driver.state.size == D("16.39")  # 10.00 at 0.61, found at the venue
+    assert not driver.state.fills_expected
+    assert not driver.events(PositionSettled)
 
 
 def test_a_partly_filled_entry_is_retried_only_for_the_unspent_amount() -> None:
