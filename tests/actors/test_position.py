@@ -6,6 +6,8 @@ lag are tolerated, and positions settle, release their capital and stop."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 from types import SimpleNamespace
@@ -15,6 +17,8 @@ import pytest
 from actors.journal import AppendDurable, JournalActor, Query, read_stream
 from actors.messages import (
     CancelEntries,
+    GetBalance,
+    GetOpenOrders,
     Granted,
     MarketUpdate,
     Outcome,
@@ -32,9 +36,10 @@ from actors.messages import (
 from actors.position import GetPosition, PositionActor
 from actors.venue import VenueGatewayActor, VenueSettings, paper_venue
 from config.messages import ConfigChanged
-from runtime.api import Actor
+from runtime.api import Actor, ActorDead
 from runtime.clock import ManualClock
 from runtime.deterministic import DeterministicRuntime
+from runtime.pykka_backend import PykkaRuntime
 from state.events import Event
 from state.invariants import find_violations
 from state.journal_store import JournalStore
@@ -556,3 +561,99 @@ def test_new_thresholds_from_the_config_actor_apply_without_a_restart() -> None:
     (settled,) = h.events(PositionSettled)
     assert settled.how == "cancelled_unfilled"
     assert h.rt.clock.now() - settled.ts < 5
+
+
+# --- on threads ------------------------------------------------------------------------------------
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def test_on_pykka_threads_a_position_opens_covers_itself_and_stops_out() -> None:
+    clock = ManualClock(T0 + 10)
+    rt = PykkaRuntime(clock)
+    try:
+        rt.spawn(lambda: JournalActor(lambda: JournalStore(":memory:")), name="journal")
+        factory = paper_venue(PaperSettings())
+        exchange = factory(clock)
+        venue = rt.spawn(
+            lambda: VenueGatewayActor(factory, VenueSettings(), market=None), name="venue"
+        )
+        risk = RiskStandIn()
+        rt.spawn(lambda: risk, name="risk")
+        venue.tell(WindowListed(window=WINDOW, timestamp=T0))
+        book = BookSnapshot(
+            condition_id=WINDOW.condition_id,
+            token_id=UP,
+            bids=(BookLevel(D("0.48"), D(100)),),
+            asks=(BookLevel(D("0.52"), D(100)),),
+            tick_size=D("0.01"),
+            timestamp=T0,
+        )
+        venue.tell(book)
+        rt.spawn(
+            partial(
+                PositionActor,
+                position_id=PID,
+                window=WINDOW,
+                outcome=Outcome.UP,
+                reservation_id="r-1",
+                entry_price=D("0.50"),
+                entry_size=D(20),
+                purpose="entry",
+                settings=PositionSettings(),
+            ),
+            name=NAME,
+        )
+        assert wait_for(lambda: len(venue.ask(GetOpenOrders())) == 1)
+        venue.tell(
+            LastTrade(
+                condition_id=WINDOW.condition_id,
+                token_id=UP,
+                price=D("0.50"),
+                size=D(20),
+                side=Side.SELL,
+                timestamp=T0 + 10,
+            )
+        )
+        assert wait_for(lambda: rt.lookup(NAME).ask(GetPosition()).size == 20)
+        clock.advance(65)
+        assert wait_for(
+            lambda: (
+                [(o.side, o.original_size) for o in venue.ask(GetOpenOrders())]
+                == [(Side.SELL, D(20))]
+            )
+        )
+        low = BookSnapshot(
+            condition_id=WINDOW.condition_id,
+            token_id=UP,
+            bids=(BookLevel(D("0.13"), D(100)),),
+            asks=(BookLevel(D("0.15"), D(100)),),
+            tick_size=D("0.01"),
+            timestamp=T0 + 75,
+        )
+        venue.tell(low)
+        rt.lookup(NAME).tell(MarketUpdate(book=low, confidence=None, timestamp=T0 + 75))
+        assert wait_for(lambda: not _alive(rt))
+        assert venue.ask(GetBalance(token_id=UP)) == 0
+        assert exchange.audit() == ()
+        journaled = read_stream(rt.address("journal"), NAME)
+        (settled,) = [e for e in journaled if isinstance(e, PositionSettled)]
+        assert settled.how == "sold"
+        releases = [m for m in risk.messages if isinstance(m, ReleaseReservation)]
+        assert [r.reservation_id for r in releases] == ["r-1"]
+    finally:
+        rt.shutdown()
+
+
+def _alive(rt: PykkaRuntime) -> bool:
+    try:
+        return rt.lookup(NAME).is_alive()
+    except ActorDead:
+        return False
