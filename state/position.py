@@ -1293,17 +1293,12 @@ def _on_order_looked_up(
                 return Decision(actions=(SubmitOrder(request=order.request(state.token_id)),))
             message = "the venue has no order with this client id; the intent is void"
             return Decision(events=(_rejected(state, order, NEVER_REACHED_VENUE, message, now),))
-        events.append(
-            OrderAccepted(
-                stream_id=state.stream_id,
-                ts=now,
-                event_id=_event_id(state, f"{order.client_id}:accepted"),
-                position_id=state.position_id,
-                client_id=order.client_id,
-                order_id=found.order_id,
-                status="live" if found.is_active else "not_active",
-            )
+        answer = PlacementAnswered(
+            client_id=order.client_id,
+            order_id=found.order_id,
+            status="live" if found.is_active else "not_active",
         )
+        events.extend(_on_placement_answered(state, answer, now).events)
         order = replace(order, order_id=found.order_id)
     new_fills = [
         _fill(state, order, trade, now)
