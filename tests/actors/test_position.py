@@ -374,6 +374,7 @@ def test_below_the_floor_the_exit_plan_is_taken_off_and_the_position_sold() -> N
     (settled,) = h.events(PositionSettled)
     assert settled.how == "sold"
     assert settled.realized_pnl == settled.proceeds - settled.cost < 0
+    assert h.events()[-1] == settled  # the stream reads in the order things happened
     (release,) = h.risk.of(ReleaseReservation)
     assert (release.reservation_id, release.realized_pnl) == ("r-1", settled.realized_pnl)
     assert not h.is_alive()
@@ -462,6 +463,7 @@ def test_an_exit_whose_answer_was_lost_in_a_crash_is_looked_up_not_resent() -> N
     h.advance(30)
     (accepted,) = [e for e in h.events(OrderAccepted) if e.client_id == client("exit")]
     assert accepted.order_id == h.open_sells()[0].order_id
+    assert [e.client_id for e in h.events(ExitPlanPlaced)] == [client("exit")]
     assert [e.client_id for e in h.events(OrderIntent)].count(client("exit", 2)) == 0
     exit_plan_covers_the_position(h)
     assert not h.violations()
