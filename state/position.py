@@ -198,6 +198,12 @@ class PositionSettings(BaseModel):
     scale_in_max_count: int = Field(
         default=1, ge=0, description="Scale-ins per position; 0 disables scaling in."
     )
+    scale_in_min_position_age_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="No scale-in until the first fill is this old (a first tick's noise is no"
+        " trend).",
+    )
     scale_in_min_gain: Decimal = Field(
         default=Decimal("0.05"),
         gt=0,
@@ -1939,6 +1945,8 @@ def _scale_in(state: PositionState, now: float, settings: PositionSettings) -> D
         or market.best_ask is None
         or market.confidence is None
         or average is None
+        or state.first_fill_at is None
+        or now - state.first_fill_at < settings.scale_in_min_position_age_s
         or not _entry_phase_over(state, now, settings)
         or truncate_cents(state.size) < state.window.min_order_size
         or state.reversal_at is not None

@@ -914,6 +914,16 @@ def test_no_scale_in_unless_every_condition_holds(bid: str, ask: str, confidence
     assert not driver.actions(ReserveScaleIn)
 
 
+def test_no_scale_in_before_the_position_is_a_minute_old() -> None:
+    driver = opened()
+    driver.fill(client("entry"), "20")
+    driver.grants = 1
+    driver.at(59).market("0.60", "0.61", confidence="0.80")
+    assert not driver.actions(ReserveScaleIn)
+    driver.at(60).market("0.60", "0.61", confidence="0.80")
+    assert len(driver.actions(ReserveScaleIn)) == 1
+
+
 def test_no_scale_in_near_the_end_of_the_window() -> None:
     driver = scale_in_ready()
     driver.at(900 - 119).market("0.60", "0.61", confidence="0.80")
