@@ -282,10 +282,11 @@ class PositionSettings(BaseModel):
         default=300.0, ge=0, description="A position corrected to zero is settled this later."
     )
     redeem_attempts: int = Field(
-        default=3,
+        default=12,
         ge=1,
-        description="Redemption attempts before a won position is settled anyway (the winnings"
-        " stay redeemable; the failure is logged).",
+        description="Redemption attempts, one per check, before a won position is settled"
+        " anyway (the venue may take a while to resolve; the winnings stay redeemable and each"
+        " failure is logged).",
     )
 
     @model_validator(mode="after")

@@ -1124,16 +1124,20 @@ def test_scale_in_reservations_are_released_with_the_position() -> None:
 
 
 def test_failed_redemptions_are_retried_then_the_position_settles_anyway() -> None:
-    driver = holding("20")
+    driver = Driver(s=PositionSettings(redeem_attempts=3))
+    driver.command(Open())
+    driver.fill(client("entry"), "20")
     driver.redeem_failures_left = 5
     driver.observe(ResolutionSeen(winner=Outcome.UP))
     driver.at(930).evaluate()
     driver.at(932).evaluate()
     assert len(driver.actions(RedeemWinnings)) == 1  # paced by the check interval
     driver.at(936).evaluate()
+    assert not driver.events(PositionSettled)
     driver.at(942).evaluate()
     assert len(driver.actions(RedeemWinnings)) == 3
-    assert settled(driver).how == "resolved"
+    event = settled(driver)
+    assert (event.how, event.proceeds) == ("resolved", 20)  # owed, even if not redeemed yet
 
 
 def test_missing_prices_after_the_end_force_settlement_after_three_checks() -> None:
