@@ -44,7 +44,16 @@ log = logging.getLogger(__name__)
 
 
 class _Host:
-    __slots__ = ("actor", "alive", "incarnation", "name", "pending_stop", "runtime", "watcher")
+    __slots__ = (
+        "actor",
+        "alive",
+        "incarnation",
+        "name",
+        "pending_stop",
+        "queued",
+        "runtime",
+        "watcher",
+    )
 
     def __init__(
         self,
@@ -61,6 +70,7 @@ class _Host:
         self.watcher = watcher
         self.alive = True
         self.pending_stop: ExitReason | None = None
+        self.queued = 0  # messages for this host still in the runtime's queue
 
 
 class _DetRef:
@@ -81,6 +91,7 @@ class _DetRef:
         if not self._host.alive:
             msg = f"{self._host.name}#{self._host.incarnation} is not alive"
             raise ActorDead(msg)
+        self._host.queued += 1
         self._host.runtime._queue.append((self._host, message))
 
     def ask(self, message: object, timeout_s: float = 5.0) -> Any:
@@ -233,6 +244,7 @@ class DeterministicRuntime:
         queue = self._queue
         while queue and (max_messages is None or handled < max_messages):
             host, message = queue.popleft()
+            host.queued -= 1
             handled += 1
             if host.alive:
                 self._deliver(host, message)
@@ -284,6 +296,10 @@ class DeterministicRuntime:
     def _ask(self, host: _Host, message: object) -> Any:
         if self._depth == 0:
             self.run_until_idle()
+        else:
+            # An ask from inside a handler: the target's mailbox is FIFO on every backend, so
+            # the messages told to it earlier are handled before the ask.
+            self._deliver_queued_for(host)
         if not host.alive:
             msg = f"{host.name}#{host.incarnation} is not alive"
             raise ActorDead(msg)
@@ -297,6 +313,19 @@ class DeterministicRuntime:
             self._depth -= 1
         self._after_handler(host)
         return reply
+
+    def _deliver_queued_for(self, host: _Host) -> None:
+        if not host.queued:
+            return
+        mine = [m for h, m in self._queue if h is host]
+        others = [(h, m) for h, m in self._queue if h is not host]
+        self._queue.clear()
+        self._queue.extend(others)
+        host.queued = 0
+        for message in mine:
+            if not host.alive:
+                return
+            self._deliver(host, message)
 
     def _after_handler(self, host: _Host) -> None:
         if host.alive and host.pending_stop is not None:
@@ -312,15 +341,9 @@ class DeterministicRuntime:
         if not host.alive:
             return
         # Messages queued before the stop are handled first, as on the threaded backends.
-        mine = [m for h, m in self._queue if h is host]
-        if mine:
-            others = [(h, m) for h, m in self._queue if h is not host]
-            self._queue.clear()
-            self._queue.extend(others)
-            for message in mine:
-                self._deliver(host, message)
-                if not host.alive:
-                    return
+        self._deliver_queued_for(host)
+        if not host.alive:
+            return
         self._release(host)
         try:
             host.actor.on_stop()

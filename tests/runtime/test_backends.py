@@ -222,3 +222,19 @@ def test_shutdown_stops_supervised_children_through_their_roots_first():
     rt.spawn(Echo, name="child", watcher=sink)
     rt.shutdown()
     assert rt.names() == []
+
+
+class Relay(Actor):
+    """Tells its target two numbers, then asks it for what it has seen, in one handler."""
+
+    def receive(self, message: object) -> object:
+        target = self.ctx.runtime.lookup("echo")
+        target.tell(1)
+        target.tell(2)
+        return target.ask("seen")
+
+
+def test_an_ask_from_a_handler_is_handled_after_the_tells_sent_before_it(rt):
+    rt.spawn(Echo, name="echo")
+    relay = rt.spawn(Relay, name="relay")
+    assert relay.ask("go") == [1, 2]
