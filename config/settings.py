@@ -26,6 +26,9 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, PydanticUndefined
 
 from venues.paper.settings import PaperSettings
+from actors.venue import VenueSettings
+from state.position import PositionSettings
+from strategy.settings import StrategySettings
 from venues.sim.settings import SimSettings
 
 __all__ = [
@@ -250,6 +253,14 @@ class Settings(_Section):
     # commented, to config/default.yaml (a test checks it).
     sim: SimSettings = restart_required(SimSettings())
     paper: PaperSettings = restart_required(PaperSettings())
+
+    # --- trading (issue 4), owned by strategy/, state/position.py and actors/venue.py ---------
+    # A window keeps the strategy it started with, so strategy edits wait for a restart.
+    strategy: StrategySettings = restart_required(StrategySettings())
+    # Position actors subscribe to config and apply edits to their rules as they come.
+    position: PositionSettings = PositionSettings()
+    # The gateway's pacing and retries are fixed when it starts.
+    venue: VenueSettings = restart_required(VenueSettings())
 
     @model_validator(mode="after")
     def _settings_are_consistent(self) -> Self:
