@@ -1,0 +1,328 @@
+"""The risk actor: the only place capital is committed (invariant 3), one message at a time.
+
+A thin shell over `state.risk`: it asks the pure `decide` what to answer, journals the events
+durably on stream "risk" before answering or acting, evolves its book, and performs the effects
+(the kill switch's `CancelEntries`, rate-limited logs). The rules themselves, and the one reason
+risk recovers by itself, are documented in state/risk.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from actors.journal import AppendDurable, read_stream
+from actors.messages import (
+    CancelEntries,
+    GetBalance,
+    GetRiskSnapshot,
+    Granted,
+    Halt,
+    QueryFailed,
+    Refused,
+    ReleaseReservation,
+    Reserve,
+    ResizeReservation,
+    Resume,
+    RiskState,
+    UpdateBalance,
+    position_actor,
+)
+from config.messages import ConfigChanged
+from config.settings import RiskSettings
+from runtime.api import Actor, ActorDead, AskTimeout, Timer
+from runtime.logs import ActorLogger, actor_logger
+from state.risk import (
+    DAY_S,
+    STREAM,
+    Assess,
+    RiskBook,
+    RiskCommand,
+    daily_loss_warning,
+    decide,
+    evolve,
+    initial_book,
+    observe_balance,
+    owners_with_open_entries,
+    rebuild_book,
+    snapshot,
+)
+from state.trading_events import CapitalRefused, RiskStateChanged
+
+__all__ = ["RiskActor"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Tick:
+    """The actor's own timer: re-assess, poll the balance, re-send the kill switch, flush logs."""
+
+
+class RiskActor(Actor):
+    """Serialises every capital decision: reservations, caps, loss limits, kill switch.
+
+    Accepts:
+        Reserve: ask -> Granted | Refused (journaled before the reply: CapitalReserved or
+            CapitalRefused).
+        ResizeReservation, ReleaseReservation: tells from positions (CapitalResized,
+            CapitalReleased). Unknown reservation ids are logged and ignored.
+        Halt(reason), Resume(reason): ask or tell -> RiskState (RiskStateChanged).
+        UpdateBalance(collateral): the venue's balance (also polled from `venue` every
+            `balance_poll_interval_s` with `GetBalance`).
+        GetRiskSnapshot: ask -> RiskSnapshot.
+        ConfigChanged: applies the new `settings.risk` thresholds at once and re-assesses.
+
+    Emits `CancelEntries` to `position/<owner>` for every owner with an open entry when risk
+    goes HALTED, and again every `kill_switch_resend_s` while halted for entries still open (a
+    position that was restarting when the switch fired is not missed). Exit plans and stops are
+    never its business. Refusals are logged once per reason per `refusal_log_interval_s` with a
+    count of the ones in between; every one is journaled.
+
+    A crash loses nothing that was answered: every event is durable before its reply or effect.
+    The next incarnation folds stream "risk" (outstanding reservations, equity, the day's loss,
+    state), applies the transitions due by now, re-sends the kill switch if halted, and reads
+    the venue's balance before its first decision. `starting_collateral` must be the same value
+    every incarnation is given: the book's equity is it plus the realised P&L journaled since.
+    """
+
+    def __init__(
+        self,
+        settings: RiskSettings,
+        *,
+        starting_collateral: Decimal,
+        journal: str = "journal",
+        venue: str = "venue",
+        tick_interval_s: float = 10.0,
+        balance_poll_interval_s: float | None = 30.0,
+        refusal_log_interval_s: float = 60.0,
+        kill_switch_resend_s: float = 30.0,
+        ask_timeout_s: float = 5.0,
+    ) -> None:
+        for name, value in (
+            ("tick_interval_s", tick_interval_s),
+            ("refusal_log_interval_s", refusal_log_interval_s),
+            ("kill_switch_resend_s", kill_switch_resend_s),
+            ("ask_timeout_s", ask_timeout_s),
+            ("balance_poll_interval_s", balance_poll_interval_s),
+        ):
+            if value is not None and not value > 0:
+                msg = f"RiskActor {name} must be > 0, got {value!r}"
+                raise ValueError(msg)
+        if not starting_collateral.is_finite() or starting_collateral < 0:
+            msg = f"RiskActor starting_collateral must be >= 0, got {starting_collateral!r}"
+            raise ValueError(msg)
+        self._settings = settings
+        self._starting_collateral = starting_collateral
+        self._journal = journal
+        self._venue = venue
+        self._tick_interval_s = tick_interval_s
+        self._balance_poll_interval_s = balance_poll_interval_s
+        self._refusal_log_interval_s = refusal_log_interval_s
+        self._kill_switch_resend_s = kill_switch_resend_s
+        self._ask_timeout_s = ask_timeout_s
+        self._book: RiskBook = initial_book(starting_collateral)
+        self._timer: Timer | None = None
+        self._next_balance_poll = -math.inf
+        self._cancel_sent_at: dict[str, float] = {}
+        self._refusal_log: dict[str, tuple[float, int]] = {}  # reason -> (logged at, held back)
+        self._warned_day: float | None = None
+        self._log: ActorLogger | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self._log = actor_logger(self.ctx.name, self.ctx.incarnation)
+        journal = self.ctx.runtime.address(self._journal)
+        events = read_stream(journal, STREAM, timeout_s=self._ask_timeout_s)
+        self._book = rebuild_book(self._starting_collateral, events)
+        self._logger().info(
+            "risk_rebuilt",
+            events=len(events),
+            state=self._book.state.value,
+            equity=self._book.equity,
+            reservations=len(self._book.reservations),
+            exposure=self._book.exposure,
+        )
+        self._poll_balance()
+        self._run(Assess())
+        if self._book.state is RiskState.HALTED:
+            # The previous incarnation may have died before every position heard the switch.
+            self._send_cancel_entries(only_due=False)
+        self._timer = self.ctx.schedule(self._tick_interval_s, _Tick())
+
+    def on_stop(self) -> None:
+        self._cancel_timer()
+
+    def on_crash(self) -> None:
+        self._cancel_timer()
+
+    def receive(self, message: object) -> object:
+        match message:
+            case Reserve() | ResizeReservation() | ReleaseReservation() | Halt() | Resume():
+                return self._run(message)
+            case UpdateBalance(collateral=collateral):
+                self._book = observe_balance(self._book, collateral)
+                return None
+            case GetRiskSnapshot():
+                return snapshot(self._book, self.ctx.clock.now(), self._settings)
+            case ConfigChanged(settings=settings, changed=changed):
+                self._on_config_changed(settings.risk, changed)
+                return None
+            case _Tick():
+                self._on_tick()
+                return None
+            case _:
+                return super().receive(message)
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    def _run(self, command: RiskCommand) -> Granted | Refused | RiskState | None:
+        now = self.ctx.clock.now()
+        decision = decide(self._book, command, now, self._settings)
+        if decision.events:
+            # Durable before the reply and before any effect: a grant nobody journaled could be
+            # spent twice after a restart (invariant 3), a lost release would lock capital.
+            self.ctx.runtime.address(self._journal).ask(
+                AppendDurable(events=decision.events), self._ask_timeout_s
+            )
+        for event in decision.events:
+            self._book = evolve(self._book, event)
+        log = self._logger()
+        for note in decision.notes:
+            log.warning("risk_note", detail=note)
+        # An explicit Halt while already halted still tells every open entry again at once.
+        is_halting = isinstance(command, Halt)
+        for event in decision.events:
+            match event:
+                case CapitalRefused():
+                    self._log_refusal(event, now)
+                case RiskStateChanged():
+                    self._log_state_change(event)
+                    is_halting = is_halting or event.new == RiskState.HALTED
+                case _:
+                    pass  # grants, resizes and releases have no effect beyond the journal
+        if self._book.state is not RiskState.HALTED:
+            self._cancel_sent_at.clear()
+        elif is_halting:
+            self._send_cancel_entries(only_due=False)
+        self._warn_about_daily_loss(now)
+        return decision.reply
+
+    def _log_state_change(self, event: RiskStateChanged) -> None:
+        log = self._logger()
+        if event.new == RiskState.NORMAL:
+            log.info("risk_state_changed", old=event.old, new=event.new, reason=event.reason)
+        else:
+            log.warning("risk_state_changed", old=event.old, new=event.new, reason=event.reason)
+
+    def _send_cancel_entries(self, *, only_due: bool) -> None:
+        if self._book.state is not RiskState.HALTED:
+            return
+        now = self.ctx.clock.now()
+        owners = owners_with_open_entries(self._book)
+        # Entries that closed since the last send need no more reminders.
+        self._cancel_sent_at = {o: t for o, t in self._cancel_sent_at.items() if o in owners}
+        message = CancelEntries(reason=f"kill switch: {self._book.state_reason}")
+        for owner in owners:
+            sent_at = self._cancel_sent_at.get(owner)
+            if only_due and sent_at is not None and now - sent_at < self._kill_switch_resend_s:
+                continue
+            self._cancel_sent_at[owner] = now
+            try:
+                self.ctx.runtime.address(position_actor(owner)).tell(message)
+            except ActorDead:
+                # Not running now (starting, or restarting): told again on a later tick.
+                self._logger().warning("cancel_entries_undelivered", owner=owner)
+
+    def _on_tick(self) -> None:
+        self._timer = self.ctx.schedule(self._tick_interval_s, _Tick())
+        now = self.ctx.clock.now()
+        if now >= self._next_balance_poll:
+            self._poll_balance()
+        self._run(Assess())
+        self._send_cancel_entries(only_due=True)
+        self._flush_refusal_log(now)
+
+    def _poll_balance(self) -> None:
+        if self._balance_poll_interval_s is None:
+            return
+        now = self.ctx.clock.now()
+        self._next_balance_poll = now + self._balance_poll_interval_s
+        try:
+            reply = self.ctx.runtime.address(self._venue).ask(
+                GetBalance(token_id=None, refresh=False), self._ask_timeout_s
+            )
+        except ActorDead:
+            self._logger().debug("balance_unavailable", venue=self._venue, why="not running")
+            return
+        except AskTimeout:
+            self._logger().warning("balance_unavailable", venue=self._venue, why="timed out")
+            return
+        match reply:
+            case Decimal():
+                self._book = observe_balance(self._book, reply)
+            case QueryFailed(error_kind=kind, message=text):
+                self._logger().warning(
+                    "balance_unavailable", venue=self._venue, why=f"{kind}: {text}"
+                )
+            case _:
+                self._logger().warning(
+                    "balance_unavailable", venue=self._venue, why=f"unexpected reply {reply!r}"
+                )
+
+    def _on_config_changed(self, settings: RiskSettings, changed: tuple[str, ...]) -> None:
+        if settings == self._settings:
+            return
+        self._logger().info(
+            "risk_settings_applied", keys=",".join(k for k in changed if k.startswith("risk."))
+        )
+        self._settings = settings
+        self._run(Assess())
+
+    # --- logging --------------------------------------------------------------------------------
+
+    def _log_refusal(self, event: CapitalRefused, now: float) -> None:
+        logged_at, held_back = self._refusal_log.get(event.reason, (-math.inf, 0))
+        if now - logged_at < self._refusal_log_interval_s:
+            self._refusal_log[event.reason] = (logged_at, held_back + 1)
+            return
+        self._refusal_log[event.reason] = (now, 0)
+        self._logger().info(
+            "capital_refused",
+            reason=event.reason,
+            owner=event.owner,
+            window=event.window_id,
+            amount=event.amount,
+            detail=event.detail,
+            earlier_unlogged=held_back,
+        )
+
+    def _flush_refusal_log(self, now: float) -> None:
+        for reason, (logged_at, held_back) in list(self._refusal_log.items()):
+            if held_back and now - logged_at >= self._refusal_log_interval_s:
+                self._refusal_log[reason] = (now, 0)
+                self._logger().info(
+                    "capital_refused_repeats",
+                    reason=reason,
+                    count=held_back,
+                    interval_s=self._refusal_log_interval_s,
+                )
+
+    def _warn_about_daily_loss(self, now: float) -> None:
+        day = (now // DAY_S) * DAY_S
+        if self._warned_day == day:
+            return
+        warning = daily_loss_warning(self._book, now, self._settings)
+        if warning is not None:
+            self._warned_day = day
+            self._logger().warning("daily_loss_warning", detail=warning)
+
+    def _logger(self) -> ActorLogger:
+        if self._log is None:
+            self._log = actor_logger(self.ctx.name, self.ctx.incarnation)
+        return self._log
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

@@ -1,0 +1,445 @@
+"""RiskActor on the deterministic runtime, with the real journal, the real venue gateway over
+the real paper exchange, and a supervisor that restarts it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+
+import pytest
+
+from actors.journal import JournalActor, JournalStats, Stats, read_stream
+from actors.messages import (
+    CancelEntries,
+    GetRiskSnapshot,
+    Granted,
+    Halt,
+    Refused,
+    ReleaseReservation,
+    Reserve,
+    ResizeReservation,
+    Resume,
+    RiskSnapshot,
+    RiskState,
+    UpdateBalance,
+    position_actor,
+)
+from actors.risk import RiskActor
+from actors.venue import VenueGatewayActor, VenueSettings, paper_venue
+from config.messages import ConfigChanged
+from config.settings import RiskSettings, Settings
+from runtime.api import Actor, Address
+from runtime.clock import ManualClock
+from runtime.deterministic import DeterministicRuntime
+from runtime.logs import ACTOR_LOGGER_NAME
+from state.journal_store import JournalStore
+from state.risk import DAY_S, STREAM, StateCause, cause_of
+from state.trading_events import (
+    CapitalRefused,
+    CapitalReleased,
+    CapitalReserved,
+    CapitalResized,
+    RiskStateChanged,
+)
+from supervisors import ChildSpec, Flags, Supervisor
+from venues.paper.settings import PaperSettings
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+D = Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetRecorded:
+    pass
+
+
+class Recorder(Actor):
+    """Stands in for a position actor: keeps whatever risk tells it."""
+
+    def __init__(self) -> None:
+        self.received: list[object] = []
+
+    def receive(self, message: object) -> object:
+        if isinstance(message, GetRecorded):
+            return tuple(self.received)
+        self.received.append(message)
+        return None
+
+
+@pytest.fixture
+def rt() -> Iterator[DeterministicRuntime]:
+    runtime = DeterministicRuntime(ManualClock(T0))
+    yield runtime
+    runtime.shutdown()
+
+
+def start(
+    rt: DeterministicRuntime,
+    settings: RiskSettings | None = None,
+    *,
+    starting: str = "100",
+    venue_collateral: str | None = None,
+    **actor_options: object,
+) -> Address:
+    """The journal, optionally the venue gateway over a paper exchange, and risk under a
+    supervisor that restarts it."""
+    # A slow flush timer: these tests advance days of simulated time.
+    rt.spawn(
+        lambda: JournalActor(partial(JournalStore, ":memory:"), flush_interval_s=600.0),
+        name="journal",
+    )
+    if venue_collateral is not None:
+        factory = paper_venue(PaperSettings(starting_collateral=D(venue_collateral)))
+        rt.spawn(lambda: VenueGatewayActor(factory, VenueSettings(), market=None), name="venue")
+    spec = ChildSpec(
+        id="risk",
+        start=partial(
+            RiskActor,
+            settings or RiskSettings(),
+            starting_collateral=D(starting),
+            **actor_options,  # type: ignore[arg-type]
+        ),
+    )
+    rt.spawn(lambda: Supervisor(Flags(intensity=5), (spec,), watchdog_s=0), name="sup")
+    rt.run_until_idle()
+    return rt.address("risk")
+
+
+def reserve(
+    owner: str, amount: str = "10", *, purpose: str = "entry", asset: str = "BTC"
+) -> Reserve:
+    return Reserve(
+        owner=owner,
+        window_id=owner.split("/", maxsplit=1)[0],
+        asset=asset,
+        amount=D(amount),
+        purpose=purpose,
+        timestamp=0.0,
+    )
+
+
+def grant(risk: Address, owner: str, amount: str = "10", **kw: str) -> Granted:
+    reply = risk.ask(reserve(owner, amount, **kw))
+    assert isinstance(reply, Granted), reply
+    return reply
+
+
+def journaled(rt: DeterministicRuntime) -> list[object]:
+    return list(read_stream(rt.address("journal"), STREAM))
+
+
+def shot(risk: Address) -> RiskSnapshot:
+    reply = risk.ask(GetRiskSnapshot())
+    assert isinstance(reply, RiskSnapshot)
+    return reply
+
+
+def positions(rt: DeterministicRuntime, *owners: str) -> dict[str, Address]:
+    for owner in owners:
+        rt.spawn(Recorder, name=position_actor(owner))
+    return {owner: rt.address(position_actor(owner)) for owner in owners}
+
+
+def told(recorder: Address) -> tuple[object, ...]:
+    received = recorder.ask(GetRecorded())
+    assert isinstance(received, tuple)
+    return received
+
+
+def crash_and_restart(rt: DeterministicRuntime, risk: Address) -> None:
+    before = rt.lookup("risk")
+    risk.tell("an unknown message crashes risk")
+    rt.run_until_idle()
+    assert rt.lookup("risk") is not before  # the supervisor started a new incarnation
+
+
+# --- reservations ---------------------------------------------------------------------------------
+
+
+def test_a_grant_is_durable_in_the_journal_before_the_window_hears_of_it(
+    rt: DeterministicRuntime,
+) -> None:
+    risk = start(rt)
+    granted = grant(risk, "W1/UP", "10")
+    # Nothing waits in the journal's buffer: the reply came after the commit, not before it.
+    stats = rt.lookup("journal").ask(Stats())
+    assert isinstance(stats, JournalStats)
+    assert (stats.pending, stats.flushed) == (0, 1)
+    (event,) = journaled(rt)
+    assert isinstance(event, CapitalReserved)
+    assert (event.reservation_id, event.amount, event.owner) == (
+        granted.reservation_id,
+        D(10),
+        "W1/UP",
+    )
+
+
+def test_caps_and_refusals_are_answered_as_values_and_journaled(rt: DeterministicRuntime) -> None:
+    risk = start(rt)
+    assert grant(risk, "W1/UP", "40").amount == D(25)  # 25% of equity 100
+    refused = risk.ask(reserve("W1/UP", "5", purpose="scalein"))
+    assert isinstance(refused, Refused)
+    assert refused.reason == "max_position"
+    events = journaled(rt)
+    assert [type(e) for e in events] == [CapitalReserved, CapitalRefused]
+    assert shot(risk).refusals == 1
+
+
+def test_refusals_are_logged_once_per_interval_with_a_count_of_the_rest(
+    rt: DeterministicRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    risk = start(rt, RiskSettings(signal_cooldown_s=0), refusal_log_interval_s=60.0)
+    grant(risk, "W1/UP", "25")
+    with caplog.at_level(logging.INFO, logger=ACTOR_LOGGER_NAME):
+        for _ in range(5):
+            assert isinstance(risk.ask(reserve("W1/UP", "5", purpose="scalein")), Refused)
+        rt.advance(61)
+    lines = [r.getMessage() for r in caplog.records if "capital_refused" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("capital_refused ")
+    assert "reason=max_position" in lines[0]
+    assert "capital_refused_repeats" in lines[1]
+    assert "count=4" in lines[1]
+    assert sum(isinstance(e, CapitalRefused) for e in journaled(rt)) == 5  # all journaled
+
+
+def test_concurrent_windows_cannot_reserve_the_same_collateral(rt: DeterministicRuntime) -> None:
+    settings = RiskSettings(
+        max_position_pct=D(60),
+        max_window_pct=D(60),
+        max_asset_pct=D(100),
+        max_total_exposure_pct=D(100),
+    )
+    risk = start(rt, settings)
+    # Both asks are queued before either is answered; risk handles them one at a time.
+    first = rt.lookup("risk")
+    first.tell(reserve("W1/UP", "60"))
+    assert grant(risk, "W2/UP", "60").amount == D(40)
+    assert shot(risk).exposure == D(100)
+
+
+def test_the_venues_balance_bounds_what_risk_grants(rt: DeterministicRuntime) -> None:
+    # The book believes in 1000, but the paper exchange's wallet holds 30.
+    risk = start(rt, starting="1000", venue_collateral="30")
+    assert shot(risk).collateral == D(30)
+    assert grant(risk, "W1/UP", "200").amount == D(30)
+    risk.tell(UpdateBalance(collateral=D(500), timestamp=T0))
+    assert grant(risk, "W2/UP", "200").amount == D(200)
+
+
+def test_a_released_loss_past_the_daily_limit_closes_new_entries(rt: DeterministicRuntime) -> None:
+    risk = start(rt)
+    granted = grant(risk, "W1/UP", "10")
+    risk.tell(
+        ReleaseReservation(reservation_id=granted.reservation_id, realized_pnl=D(-5), timestamp=T0)
+    )
+    snapshot = shot(risk)
+    assert (snapshot.state, snapshot.equity, snapshot.realized_pnl_today) == (
+        RiskState.DEGRADED,
+        D(95),
+        D(-5),
+    )
+    refused = risk.ask(reserve("W2/UP"))
+    assert isinstance(refused, Refused)
+    assert refused.reason == "state_degraded"
+    assert isinstance(risk.ask(reserve("W3/DOWN", purpose="reversal")), Granted)
+
+
+def test_the_day_resets_at_midnight_utc_on_the_runtime_clock_and_trading_resumes(
+    rt: DeterministicRuntime,
+) -> None:
+    risk = start(rt, RiskSettings(recovery_cooldown_s=600))
+    rt.advance(DAY_S - 300)  # 23:55
+    granted = grant(risk, "W1/UP", "10")
+    risk.tell(
+        ReleaseReservation(reservation_id=granted.reservation_id, realized_pnl=D(-6), timestamp=0.0)
+    )
+    assert shot(risk).state is RiskState.DEGRADED
+    rt.advance(299)  # 23:59:59: same day, still degraded
+    assert shot(risk).state is RiskState.DEGRADED
+    rt.advance(310)  # 00:05:09, past the 600 s cooldown: the next tick recovers
+    snapshot = shot(risk)
+    assert (snapshot.state, snapshot.realized_pnl_today) == (RiskState.NORMAL, D(0))
+    assert snapshot.daily_loss_limit == D("4.7")  # 5% of the new day's starting equity 94
+    changes = [e for e in journaled(rt) if isinstance(e, RiskStateChanged)]
+    assert [(e.old, e.new) for e in changes] == [("NORMAL", "DEGRADED"), ("DEGRADED", "NORMAL")]
+    assert cause_of(changes[1].reason) is StateCause.RECOVERED
+    assert changes[1].ts >= T0 + DAY_S + 300
+    assert isinstance(risk.ask(reserve("W2/UP")), Granted)
+
+
+# --- kill switch ----------------------------------------------------------------------------------
+
+
+def test_the_kill_switch_tells_only_owners_with_open_entries_to_cancel_them(
+    rt: DeterministicRuntime,
+) -> None:
+    risk = start(rt)
+    owners = positions(rt, "W1/UP", "W2/UP", "W3/UP", "W4/UP")
+    resting = grant(risk, "W1/UP")
+    filled = grant(risk, "W2/UP")
+    settled = grant(risk, "W3/UP")
+    risk.tell(ResizeReservation(reservation_id=filled.reservation_id, amount=D(9), timestamp=0.0))
+    risk.tell(
+        ReleaseReservation(reservation_id=settled.reservation_id, realized_pnl=D(1), timestamp=0.0)
+    )
+    assert resting.reservation_id
+    assert risk.ask(Halt(reason="operator pulled the switch")) is RiskState.HALTED
+    rt.run_until_idle()
+    (cancel,) = told(owners["W1/UP"])
+    assert isinstance(cancel, CancelEntries)
+    assert cancel.reason == "kill switch: manual_halt: operator pulled the switch"
+    for owner in ("W2/UP", "W3/UP", "W4/UP"):
+        assert told(owners[owner]) == ()
+    refused = risk.ask(reserve("W5/UP", purpose="reversal"))
+    assert isinstance(refused, Refused)
+    assert refused.reason == "state_halted"
+
+
+def test_while_halted_open_entries_are_reminded_until_they_close(rt: DeterministicRuntime) -> None:
+    risk = start(rt, kill_switch_resend_s=30.0, tick_interval_s=10.0)
+    owners = positions(rt, "W1/UP")
+    granted = grant(risk, "W1/UP")
+    risk.tell(Halt(reason="x"))
+    rt.advance(35)
+    assert len(told(owners["W1/UP"])) == 2  # once at the halt, once 30 s later
+    risk.tell(ResizeReservation(reservation_id=granted.reservation_id, amount=D(0), timestamp=0.0))
+    rt.advance(120)
+    assert len(told(owners["W1/UP"])) == 2
+
+
+def test_a_position_that_is_not_running_is_told_once_it_runs(rt: DeterministicRuntime) -> None:
+    risk = start(rt, kill_switch_resend_s=30.0, tick_interval_s=10.0)
+    grant(risk, "W1/UP")
+    risk.tell(Halt(reason="x"))  # position/W1/UP does not exist yet
+    rt.run_until_idle()
+    owner = positions(rt, "W1/UP")["W1/UP"]
+    rt.advance(30)
+    assert [type(m) for m in told(owner)] == [CancelEntries]
+
+
+def test_a_halting_drawdown_fires_the_kill_switch_by_itself(rt: DeterministicRuntime) -> None:
+    risk = start(rt, RiskSettings(daily_loss_limit_pct=D(11), halt_drawdown_pct=D(12)))
+    owners = positions(rt, "W1/UP", "W2/UP")
+    grant(risk, "W1/UP")
+    loser = grant(risk, "W2/UP", "20")
+    risk.tell(
+        ReleaseReservation(reservation_id=loser.reservation_id, realized_pnl=D(-12), timestamp=0.0)
+    )
+    rt.run_until_idle()
+    assert shot(risk).state is RiskState.HALTED
+    (cancel,) = told(owners["W1/UP"])
+    assert isinstance(cancel, CancelEntries)
+    assert "drawdown_halt" in cancel.reason
+    rt.advance(3 * DAY_S)
+    assert shot(risk).state is RiskState.HALTED  # never by itself
+    assert risk.ask(Resume(reason="reviewed")) is RiskState.NORMAL
+    assert shot(risk).drawdown_pct == 0
+
+
+# --- restart --------------------------------------------------------------------------------------
+
+
+def test_a_restarted_risk_rebuilds_its_outstanding_reservations_from_the_journal(
+    rt: DeterministicRuntime,
+) -> None:
+    settings = RiskSettings(max_total_exposure_pct=D(60), max_asset_pct=D(60))
+    risk = start(rt, settings)
+    kept = grant(risk, "W1/UP", "25")
+    resized = grant(risk, "W2/UP", "25", asset="ETH")
+    gone = grant(risk, "W3/UP", "5", asset="SOL")
+    risk.tell(ResizeReservation(reservation_id=resized.reservation_id, amount=D(20), timestamp=0.0))
+    risk.tell(
+        ReleaseReservation(reservation_id=gone.reservation_id, realized_pnl=D(-2), timestamp=0.0)
+    )
+    before = shot(risk)
+    crash_and_restart(rt, risk)
+    after = shot(risk)
+    assert after == before
+    assert (after.exposure, after.reservations, after.equity) == (D(45), 2, D(98))
+    # The rebuilt reservations still count: 60% of 98 is 58.80, less the 45 outstanding.
+    assert grant(risk, "W4/UP", "25", asset="XRP").amount == D("13.80")
+    # Ids keep counting, and the old grants can still be released.
+    risk.tell(
+        ReleaseReservation(reservation_id=kept.reservation_id, realized_pnl=D(0), timestamp=0.0)
+    )
+    assert shot(risk).reservations == 2
+    ids = [e.reservation_id for e in journaled(rt) if isinstance(e, CapitalReserved)]
+    assert len(set(ids)) == 4
+
+
+def test_a_restarted_risk_keeps_the_days_loss_and_its_state(rt: DeterministicRuntime) -> None:
+    risk = start(rt)
+    granted = grant(risk, "W1/UP")
+    risk.tell(
+        ReleaseReservation(reservation_id=granted.reservation_id, realized_pnl=D(-5), timestamp=0.0)
+    )
+    crash_and_restart(rt, risk)
+    snapshot = shot(risk)
+    assert (snapshot.state, snapshot.realized_pnl_today) == (RiskState.DEGRADED, D(-5))
+    refused = risk.ask(reserve("W2/UP"))
+    assert isinstance(refused, Refused)
+    assert refused.reason == "state_degraded"
+
+
+def test_a_restart_while_halted_tells_open_entries_again_at_once(rt: DeterministicRuntime) -> None:
+    risk = start(rt)
+    owners = positions(rt, "W1/UP")
+    grant(risk, "W1/UP")
+    risk.tell(Halt(reason="x"))
+    rt.run_until_idle()
+    crash_and_restart(rt, risk)
+    assert [type(m) for m in told(owners["W1/UP"])] == [CancelEntries, CancelEntries]
+    assert shot(risk).state is RiskState.HALTED
+
+
+def test_a_repeated_entry_request_after_a_restart_gets_the_same_grant(
+    rt: DeterministicRuntime,
+) -> None:
+    risk = start(rt)
+    first = grant(risk, "W1/UP", "10")
+    crash_and_restart(rt, risk)
+    assert grant(risk, "W1/UP", "10") == first
+    assert sum(isinstance(e, CapitalReserved) for e in journaled(rt)) == 1
+
+
+# --- hot reload -----------------------------------------------------------------------------------
+
+
+def test_new_thresholds_apply_without_a_restart(rt: DeterministicRuntime) -> None:
+    risk = start(rt)
+    granted = grant(risk, "W1/UP", "10")
+    risk.tell(
+        ReleaseReservation(reservation_id=granted.reservation_id, realized_pnl=D(-3), timestamp=0.0)
+    )
+    assert shot(risk).state is RiskState.NORMAL
+    tighter = RiskSettings(max_position_pct=D(10), daily_loss_limit_pct=D(3))
+    risk.tell(
+        ConfigChanged(
+            settings=Settings(risk=tighter), changed=("risk.max_position_pct",), needs_restart=()
+        )
+    )
+    rt.run_until_idle()
+    assert shot(risk).state is RiskState.DEGRADED  # the tighter daily limit applies at once
+    assert risk.ask(Resume()) is RiskState.DEGRADED
+    looser = RiskSettings(max_position_pct=D(10))
+    risk.tell(ConfigChanged(settings=Settings(risk=looser), changed=(), needs_restart=()))
+    rt.advance(1800)  # the recovery cooldown, then the next tick
+    assert shot(risk).state is RiskState.NORMAL
+    assert grant(risk, "W2/UP", "50").amount == D("9.70")  # 10% of equity 97
+
+
+def test_resize_and_release_events_are_journaled_in_order(rt: DeterministicRuntime) -> None:
+    risk = start(rt)
+    granted = grant(risk, "W1/UP", "10")
+    risk.tell(ResizeReservation(reservation_id=granted.reservation_id, amount=D(8), timestamp=0.0))
+    risk.tell(
+        ReleaseReservation(reservation_id=granted.reservation_id, realized_pnl=D(2), timestamp=0.0)
+    )
+    rt.run_until_idle()
+    events = journaled(rt)
+    assert [type(e) for e in events] == [CapitalReserved, CapitalResized, CapitalReleased]
+    assert shot(risk).equity == D(102)
