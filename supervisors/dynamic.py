@@ -1,7 +1,7 @@
 """The dynamic supervisor: children added at run time (market windows, positions).
 
 Where we differ from OTP on purpose: OTP loses dynamic children when their supervisor
-restarts; ours calls `rebuild()` in `on_start` to get the specs of every child that should
+restarts; ours calls `rebuild(runtime)` in `on_start` to get the specs of every child that should
 exist (windows not yet settled, positions still open, read from the journal), so a supervisor
 restart never orphans live orders.
 """
@@ -10,24 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from runtime.api import Runtime
 from supervisors.spec import ChildSpec, Flags, Strategy
 from supervisors.supervisor import Supervisor
 
-__all__ = ["DynamicSupervisor"]
+__all__ = ["DynamicSupervisor", "Rebuild"]
 
 
-def _nothing() -> Iterable[ChildSpec]:
+Rebuild = Callable[[Runtime], Iterable[ChildSpec]]
+
+
+def _nothing(runtime: Runtime) -> Iterable[ChildSpec]:
+    del runtime
     return ()
 
 
 class DynamicSupervisor(Supervisor):
-    """one_for_one over children added with StartChild, rebuilt from `rebuild()` on start."""
+    """one_for_one over children added with StartChild, rebuilt from `rebuild(runtime)` on start."""
 
     def __init__(
         self,
         flags: Flags | None = None,
         *,
-        rebuild: Callable[[], Iterable[ChildSpec]] = _nothing,
+        rebuild: Rebuild = _nothing,
         max_children: int | None = None,
         watchdog_s: float = 5.0,
     ) -> None:
@@ -39,4 +44,4 @@ class DynamicSupervisor(Supervisor):
         self._rebuild = rebuild
 
     def initial_children(self) -> tuple[ChildSpec, ...]:
-        return tuple(self._rebuild())
+        return tuple(self._rebuild(self.ctx.runtime))

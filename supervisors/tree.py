@@ -1,37 +1,80 @@
 """The application's supervision tree, built from settings: policy as data.
 
-    root (rest_for_one)
-    ├── journal   the only writer of the DuckDB event journal
-    ├── config    watches the YAML file, pushes hot changes to subscribers
-    ├── status    one status line every status_interval_s
-    └── market    the simulated market (paper mode)
+    root (one_for_one)
+    ├── journal     the only writer of the DuckDB event journal
+    ├── config      watches the YAML file, pushes hot changes to subscribers
+    ├── market      the simulated market (paper mode)
+    ├── venue       the venue gateway: the only caller of the exchange
+    ├── risk        serialises every capital decision
+    ├── positions   dynamic: one actor per open position (rebuilt from the journal)
+    ├── windows     dynamic: one actor per market window (rebuilt from the journal)
+    ├── feed        routes market events to window actors
+    ├── discovery   starts a window actor for each listed window
+    ├── monitor     invariant checks over the journal; halts through risk
+    └── status      one status line every status_interval_s
 
-rest_for_one: a later child may hold what an earlier one gives it (everyone journals; the
-status actor subscribes to config), so when one restarts, those started after it restart too.
-Later issues add risk, the venue gateway, feeds, discovery and the window/position supervisors.
+one_for_one: actors reach each other by name (addresses re-resolve across restarts), so a
+restart of one does not invalidate the others, and a venue hiccup must not take every open
+position down with it. Children start in this order and stop in reverse, so the journal is
+the last to stop and flushes everything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
 from actors.config import ConfigActor
-from actors.journal import JournalActor
+from actors.discovery import DiscoveryActor
+from actors.feed import FeedActor
+from actors.journal import JournalActor, Query, QueryRefused
+from actors.messages import Outcome, position_actor, window_actor
+from actors.monitor import MonitorActor
+from actors.position import PositionActor
+from actors.risk import RiskActor
 from actors.sim_market import SimMarketActor
 from actors.status import StatusActor
+from actors.venue import VenueGatewayActor, paper_venue
+from actors.window import WindowActor
 from config.settings import Mode, Settings
+from runtime.api import Factory, Runtime
 from state.journal_store import JournalStore
-from supervisors.spec import ChildKind, ChildSpec, Flags, Strategy
+from state.recovery import OpenWindow, open_positions, open_windows
+from supervisors.dynamic import DynamicSupervisor
+from supervisors.spec import ChildKind, ChildSpec, Flags, Restart, Strategy
 from supervisors.supervisor import Supervisor
+from venues.types import ConditionId, MarketWindow, TokenId
 
-__all__ = ["CONFIG", "JOURNAL", "MARKET", "ROOT", "STATUS", "root_spec"]
+__all__ = [
+    "CONFIG",
+    "DISCOVERY",
+    "FEED",
+    "JOURNAL",
+    "MARKET",
+    "MONITOR",
+    "POSITIONS",
+    "RISK",
+    "ROOT",
+    "STATUS",
+    "VENUE",
+    "WINDOWS",
+    "root_spec",
+]
 
 ROOT = "root"
 JOURNAL = "journal"
 CONFIG = "config"
-STATUS = "status"
 MARKET = "market"
+VENUE = "venue"
+RISK = "risk"
+POSITIONS = "positions"
+WINDOWS = "windows"
+FEED = "feed"
+DISCOVERY = "discovery"
+MONITOR = "monitor"
+STATUS = "status"
 
 
 def root_spec(
@@ -39,29 +82,33 @@ def root_spec(
 ) -> ChildSpec:
     """The root supervisor's spec; `run.py` spawns it. `start_time` anchors the simulated market,
     so a restarted market replays the same price path instead of starting a new one."""
-    journal_path = settings.journal.path
     children = [
         ChildSpec(
             id=JOURNAL,
             start=partial(
                 JournalActor,
-                partial(JournalStore, journal_path),
+                partial(JournalStore, settings.journal.path),
                 flush_interval_s=settings.journal.flush_interval_s,
                 batch_size=settings.journal.batch_size,
             ),
             shutdown=30.0,  # a final flush of a large batch must not be cut short
         ),
     ]
-    subscribers = (STATUS,)
     if config_path is not None:
         children.append(
             ChildSpec(
                 id=CONFIG,
                 start=partial(
-                    ConfigActor, config_path, settings, overrides=overrides, subscribers=subscribers
+                    ConfigActor,
+                    config_path,
+                    settings,
+                    overrides=overrides,
+                    subscribers=(STATUS, RISK),
                 ),
             )
         )
+    if settings.mode is Mode.PAPER:
+        children += _trading_children(settings, start_time)
     children.append(
         ChildSpec(
             id=STATUS,
@@ -70,15 +117,8 @@ def root_spec(
             ),
         )
     )
-    if settings.mode is Mode.PAPER:
-        children.append(
-            ChildSpec(
-                id=MARKET,
-                start=partial(SimMarketActor, settings.sim, start_time=start_time),
-            )
-        )
     flags = Flags(
-        strategy=Strategy.REST_FOR_ONE,
+        strategy=Strategy.ONE_FOR_ONE,
         intensity=settings.supervision.root_intensity,
         period_s=settings.supervision.root_period_s,
     )
@@ -86,4 +126,123 @@ def root_spec(
         id=ROOT,
         start=partial(Supervisor, flags, tuple(children), journal=JOURNAL),
         kind=ChildKind.SUPERVISOR,
+    )
+
+
+def _trading_children(settings: Settings, start_time: float) -> list[ChildSpec]:
+    leaf = Flags(intensity=settings.supervision.intensity, period_s=settings.supervision.period_s)
+    window_start = _window_start(settings)
+    assets = tuple(a.symbol for a in settings.sim.assets)
+    return [
+        ChildSpec(id=MARKET, start=partial(SimMarketActor, settings.sim, start_time=start_time)),
+        ChildSpec(
+            id=VENUE,
+            start=partial(
+                VenueGatewayActor, paper_venue(settings.paper), settings.venue, market=MARKET
+            ),
+        ),
+        ChildSpec(
+            id=RISK,
+            start=partial(
+                RiskActor, settings.risk, starting_collateral=settings.paper.starting_collateral
+            ),
+        ),
+        ChildSpec(
+            id=POSITIONS,
+            start=partial(DynamicSupervisor, leaf, rebuild=partial(_open_positions, settings)),
+            kind=ChildKind.SUPERVISOR,
+        ),
+        ChildSpec(
+            id=WINDOWS,
+            start=partial(DynamicSupervisor, leaf, rebuild=partial(_open_windows, window_start)),
+            kind=ChildKind.SUPERVISOR,
+        ),
+        ChildSpec(id=FEED, start=partial(FeedActor, market=MARKET, discovery=DISCOVERY)),
+        ChildSpec(
+            id=DISCOVERY,
+            start=partial(
+                DiscoveryActor,
+                assets,
+                settings.sim.timeframes_s,
+                start_window=window_start,
+                windows=WINDOWS,
+                feed=FEED,
+            ),
+        ),
+        ChildSpec(id=MONITOR, start=partial(MonitorActor, journal=JOURNAL, risk=RISK)),
+    ]
+
+
+def _window_start(settings: Settings) -> Callable[[MarketWindow], Factory]:
+    position_start = partial(PositionActor, settings=settings.position)
+
+    def start(window: MarketWindow) -> Factory:
+        return partial(
+            WindowActor, window=window, settings=settings.strategy, position_start=position_start
+        )
+
+    return start
+
+
+def _journal_query(
+    runtime: Runtime,
+) -> Callable[[str, tuple[object, ...]], list[tuple[object, ...]]]:
+    def query(sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+        rows = runtime.address(JOURNAL).ask(Query(sql=sql, params=params), 10.0)
+        if isinstance(rows, QueryRefused):
+            msg = f"the journal refused a recovery query: {rows.reason}"
+            raise RuntimeError(msg)  # noqa: TRY004 - a refusal, not a type error
+        return list(rows)
+
+    return query
+
+
+def _open_windows(
+    window_start: Callable[[MarketWindow], Factory], runtime: Runtime
+) -> list[ChildSpec]:
+    return [
+        ChildSpec(
+            id=window_actor(w.window_id),
+            start=window_start(_market_window(w)),
+            restart=Restart.TRANSIENT,
+        )
+        for w in open_windows(_journal_query(runtime))
+    ]
+
+
+def _open_positions(settings: Settings, runtime: Runtime) -> list[ChildSpec]:
+    return [
+        ChildSpec(
+            id=position_actor(p.position_id),
+            start=partial(
+                PositionActor,
+                position_id=p.position_id,
+                window=_market_window(p.window),
+                outcome=Outcome(p.outcome),
+                reservation_id=p.reservation_id,
+                entry_price=p.entry_price,
+                entry_size=p.entry_size,
+                purpose=p.purpose,
+                settings=settings.position,
+            ),
+            restart=Restart.TRANSIENT,
+        )
+        for p in open_positions(_journal_query(runtime))
+    ]
+
+
+def _market_window(w: OpenWindow) -> MarketWindow:
+    minutes = w.timeframe_s // 60
+    frame = f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+    return MarketWindow(
+        asset=w.asset,
+        timeframe_s=w.timeframe_s,
+        start=w.start,
+        end=w.end,
+        condition_id=ConditionId(w.condition_id),
+        up_token=TokenId(w.up_token),
+        down_token=TokenId(w.down_token),
+        slug=f"{w.asset.lower()}-updown-{frame}-{int(w.start)}",
+        tick_size=Decimal("0.01"),
+        min_order_size=Decimal(5),
     )

@@ -91,7 +91,7 @@ def test_a_child_that_died_without_notice_is_restarted_by_the_watchdog(det, live
 def test_a_dynamic_supervisor_rebuilds_its_children_when_it_restarts(det, lives, make_worker):
     open_positions = ["position/1", "position/2"]
 
-    def rebuild() -> list[ChildSpec]:
+    def rebuild(runtime) -> list[ChildSpec]:
         return [ChildSpec(id=p, start=make_worker()) for p in open_positions]
 
     outer = det.spawn(
