@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from actors.journal import Stats
+from actors.messages import GetRiskSnapshot, RiskSnapshot
 from config.messages import ConfigChanged
 from runtime.api import Actor, ActorDead, AskTimeout, Timer
 from runtime.logs import status
@@ -40,13 +41,24 @@ class StatusFigures:
     restarts: int
     crashes: int
     events_journaled: int
+    windows_active: int = 0
+    positions_open: int = 0
+    risk: RiskSnapshot | None = None  # None: no risk actor (not trading)
 
 
 def format_status(figures: StatusFigures) -> str:
-    """The one status line. Later issues append trading figures to it."""
+    """The one status line: alive, what it holds, how it is doing, and how often it restarted."""
     at = datetime.fromtimestamp(figures.sim_time, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    trading = ""
+    if figures.risk is not None:
+        risk = figures.risk
+        trading = (
+            f"windows={figures.windows_active} positions={figures.positions_open} "
+            f"exposure={risk.exposure:.2f} pnl_today={risk.realized_pnl_today:+.2f} "
+            f"equity={risk.equity:.2f} risk={risk.state.value} "
+        )
     return (
-        f"status {at} up={figures.uptime_s:.0f}s actors={figures.actors_alive} "
+        f"status {at} up={figures.uptime_s:.0f}s {trading}actors={figures.actors_alive} "
         f"restarts={figures.restarts} crashes={figures.crashes} "
         f"journaled={figures.events_journaled}"
     )
@@ -58,10 +70,11 @@ class StatusActor(Actor):
     A crash loses nothing: the next incarnation simply reports again.
     """
 
-    def __init__(self, *, interval_s: float, root: str, journal: str) -> None:
+    def __init__(self, *, interval_s: float, root: str, journal: str, risk: str = "risk") -> None:
         self._interval_s = interval_s
         self._root = root
         self._journal = journal
+        self._risk = risk
         self._timer: Timer | None = None
         self._started_at = 0.0
 
@@ -97,16 +110,26 @@ class StatusActor(Actor):
         except (ActorDead, AskTimeout) as e:
             log.warning("status skipped: %s", e)
             return
+        try:
+            risk: RiskSnapshot | None = self.ctx.runtime.lookup(self._risk).ask(
+                GetRiskSnapshot(), 2.0
+            )
+        except (ActorDead, AskTimeout):
+            risk = None  # not trading, or risk is restarting: the line says so by omission
+        alive = [c.id for c in stats.children if c.is_alive]
         now = self.ctx.clock.now()
         status(
             format_status(
                 StatusFigures(
                     sim_time=now,
                     uptime_s=now - self._started_at,
-                    actors_alive=sum(1 for c in stats.children if c.is_alive),
+                    actors_alive=len(alive),
                     restarts=stats.restarts,
                     crashes=stats.crashes,
                     events_journaled=journal.appended,
+                    windows_active=sum(1 for name in alive if name.startswith("window/")),
+                    positions_open=sum(1 for name in alive if name.startswith("position/")),
+                    risk=risk,
                 )
             )
         )
