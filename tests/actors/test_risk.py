@@ -4,6 +4,7 @@ the real paper exchange, and a supervisor that restarts it."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,6 +36,7 @@ from runtime.api import Actor, Address
 from runtime.clock import ManualClock
 from runtime.deterministic import DeterministicRuntime
 from runtime.logs import ACTOR_LOGGER_NAME
+from runtime.pykka_backend import PykkaRuntime
 from state.journal_store import JournalStore
 from state.risk import DAY_S, STREAM, StateCause, cause_of
 from state.trading_events import (
@@ -443,3 +445,44 @@ def test_resize_and_release_events_are_journaled_in_order(rt: DeterministicRunti
     events = journaled(rt)
     assert [type(e) for e in events] == [CapitalReserved, CapitalResized, CapitalReleased]
     assert shot(risk).equity == D(102)
+
+
+# --- threads --------------------------------------------------------------------------------------
+
+
+def test_windows_asking_from_many_threads_never_commit_more_than_the_equity() -> None:
+    runtime = PykkaRuntime(ManualClock(T0))
+    try:
+        runtime.spawn(
+            lambda: JournalActor(partial(JournalStore, ":memory:"), flush_interval_s=600.0),
+            name="journal",
+        )
+        every_cap_at_100 = RiskSettings(
+            max_position_pct=D(100),
+            max_window_pct=D(100),
+            max_asset_pct=D(100),
+            max_total_exposure_pct=D(100),
+            max_concurrent_positions=100,
+        )
+        runtime.spawn(lambda: RiskActor(every_cap_at_100, starting_collateral=D(100)), name="risk")
+        risk = runtime.address("risk")
+        replies: list[object] = []
+        lock = threading.Lock()
+
+        def window(n: int) -> None:
+            reply = risk.ask(reserve(f"W{n}/UP", "7"), timeout_s=20.0)
+            with lock:
+                replies.append(reply)
+
+        threads = [threading.Thread(target=window, args=(n,)) for n in range(30)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30.0)
+        grants = [r for r in replies if isinstance(r, Granted)]
+        assert len(replies) == 30
+        assert sum((g.amount for g in grants), D(0)) == D(100)  # 14 x 7, then the last 2
+        assert len({g.reservation_id for g in grants}) == len(grants) == 15
+        assert shot(risk).exposure == D(100)
+    finally:
+        runtime.shutdown(timeout_s=5.0)
