@@ -83,6 +83,8 @@ class RiskActor(Actor):
     state), applies the transitions due by now, re-sends the kill switch if halted, and reads
     the venue's balance before its first decision. `starting_collateral` must be the same value
     every incarnation is given: the book's equity is it plus the realised P&L journaled since.
+    `journal_after_seq` scopes the fold to one run (e.g. the seq of its RunStarted, when a paper
+    run starts a fresh exchange on an old journal file); 0 folds the whole stream.
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class RiskActor(Actor):
         *,
         starting_collateral: Decimal,
         journal: str = "journal",
+        journal_after_seq: int = 0,
         venue: str = "venue",
         tick_interval_s: float = 10.0,
         balance_poll_interval_s: float | None = 30.0,
@@ -114,6 +117,7 @@ class RiskActor(Actor):
         self._settings = settings
         self._starting_collateral = starting_collateral
         self._journal = journal
+        self._journal_after_seq = journal_after_seq
         self._venue = venue
         self._tick_interval_s = tick_interval_s
         self._balance_poll_interval_s = balance_poll_interval_s
@@ -133,7 +137,9 @@ class RiskActor(Actor):
     def on_start(self) -> None:
         self._log = actor_logger(self.ctx.name, self.ctx.incarnation)
         journal = self.ctx.runtime.address(self._journal)
-        events = read_stream(journal, STREAM, timeout_s=self._ask_timeout_s)
+        events = read_stream(
+            journal, STREAM, after_seq=self._journal_after_seq, timeout_s=self._ask_timeout_s
+        )
         self._book = rebuild_book(self._starting_collateral, events)
         self._logger().info(
             "risk_rebuilt",

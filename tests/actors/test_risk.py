@@ -12,7 +12,7 @@ from functools import partial
 
 import pytest
 
-from actors.journal import JournalActor, JournalStats, Stats, read_stream
+from actors.journal import JournalActor, JournalStats, Query, Stats, read_stream
 from actors.messages import (
     CancelEntries,
     GetRiskSnapshot,
@@ -486,3 +486,17 @@ def test_windows_asking_from_many_threads_never_commit_more_than_the_equity() ->
         assert shot(risk).exposure == D(100)
     finally:
         runtime.shutdown(timeout_s=5.0)
+
+
+def test_a_risk_scoped_to_a_later_run_ignores_the_reservations_of_earlier_runs(
+    rt: DeterministicRuntime,
+) -> None:
+    risk = start(rt)
+    grant(risk, "W1/UP", "25")
+    (old,) = rt.lookup("journal").ask(Query(sql="SELECT max(seq) FROM events"))
+    rt.lookup("sup").stop()
+    rt.spawn(
+        lambda: RiskActor(RiskSettings(), starting_collateral=D(100), journal_after_seq=old[0]),
+        name="risk",
+    )
+    assert (shot(risk).exposure, shot(risk).reservations) == (D(0), 0)
