@@ -202,6 +202,8 @@ def _run_tree(
     sim_start = clock.now()
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     Path(settings.journal.path).parent.mkdir(parents=True, exist_ok=True)
+    if settings.mode.value == "paper":
+        archive_paper_journal(Path(settings.journal.path), Path(settings.data_dir) / "runs")
     runtime = make_runtime(settings.runtime.value, clock)
 
     stop = StopRequest()
@@ -294,6 +296,27 @@ def _run_tree(
         figures=figures,
         totals=totals,
     )
+
+
+def archive_paper_journal(path: Path, archive_dir: Path) -> Path | None:
+    """Move an earlier paper run's journal aside: each paper run trades a new simulated market
+    and a new paper exchange, so actors rebuilding from the journal must not find the orders,
+    reservations and positions of a world that no longer exists. Nothing is deleted."""
+    if not path.exists():
+        return None
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(path.stat().st_mtime))
+    target = archive_dir / f"{path.stem}-{stamp}{path.suffix}"
+    n = 1
+    while target.exists():
+        target = archive_dir / f"{path.stem}-{stamp}-{n}{path.suffix}"
+        n += 1
+    path.rename(target)
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists():
+        wal.rename(target.with_name(target.name + ".wal"))
+    log.info("the previous paper run's journal was moved to %s", target)
+    return target
 
 
 def journal_totals(path: Path) -> dict[str, int | Decimal]:

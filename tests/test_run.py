@@ -218,3 +218,19 @@ def test_an_hour_of_the_simulated_market_runs_across_every_default_asset(tmp_pat
     assert summary["errors"] == 0
     assert summary["restarts"] == 0
     assert "status " in done.stdout
+
+
+def test_a_new_paper_run_moves_the_previous_runs_journal_aside(tmp_path):
+    journal = tmp_path / "journal.duckdb"
+    journal.write_text("previous run")
+    (tmp_path / "journal.duckdb.wal").write_text("wal")
+    moved = run.archive_paper_journal(journal, tmp_path / "runs")
+    assert moved is not None
+    assert moved.parent == tmp_path / "runs"
+    assert moved.read_text() == "previous run"
+    assert moved.with_name(moved.name + ".wal").read_text() == "wal"
+    assert not journal.exists()
+    journal.write_text("second run")
+    second = run.archive_paper_journal(journal, tmp_path / "runs")
+    assert second != moved
+    assert run.archive_paper_journal(journal, tmp_path / "runs") is None
