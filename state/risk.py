@@ -14,6 +14,18 @@ The accounting, and why it is shaped like this:
 - `exposure` is the sum of outstanding reservations: capital committed to positions, whether
   their orders have spent it yet or not. Caps are percentages of equity applied to exposure per
   position (owner), window, asset and in total; `max_concurrent_positions` counts owners.
+- The daily loss limit has a pre-trade gate, not only the post-trade alarm (invariant 3): a
+  position can lose all it was reserved, so reservations may never exceed what is left of
+  today's loss budget, `daily_loss_limit - daily_loss - exposure`. A grant is clipped to that
+  like to any cap, so however the open positions end, the day's realised loss stays within its
+  limit (as long as no position loses more than it reserved). Without it the limit would only
+  be an alarm: one position may hold 25% of equity against a 5% daily limit. Being a fraction
+  of the same equity, the budget is always tighter than `equity - exposure`, so only the
+  venue's collateral (below) can bind before it. A hedged reversal gets no exemption: it is the
+  first step of a stop loss, and when it is refused the position's stop sells the losing side
+  instead, which caps the loss just as well. Reservations carried over midnight count against
+  the new day's budget. A limit tightened live can leave exposure above the budget; nothing
+  more is granted until releases bring it back under.
 - New capital is at most `equity - exposure` and at most the venue's last reported collateral.
   The venue's balance lags fills (invariant 10), so it is never trusted alone: a stale, too-high
   balance cannot release capital the book has committed, and a lower one (fees the book does
@@ -21,11 +33,11 @@ The accounting, and why it is shaped like this:
   grant is decided here, one message at a time, against all outstanding reservations.
 
 States: NORMAL -> DEGRADED (no new entries; a hedged reversal, which is part of the stop loss,
-is still allowed) -> HALTED (kill switch: nothing is granted; the shell tells every position
-with an open entry `CancelEntries`, never touching exit plans or stops). Escalation is
-immediate: DEGRADED when the day's realised loss reaches `daily_loss_limit_pct` of the day's
-starting equity, or the drawdown from the equity peak reaches `degraded_drawdown_pct`; HALTED at
-`halt_drawdown_pct`, or by a manual `Halt`.
+is still allowed within the day's loss budget) -> HALTED (kill switch: nothing is granted; the
+shell tells every position with an open entry `CancelEntries`, never touching exit plans or
+stops). Escalation is immediate: DEGRADED when the day's realised loss reaches
+`daily_loss_limit_pct` of the day's starting equity, or the drawdown from the equity peak
+reaches `degraded_drawdown_pct`; HALTED at `halt_drawdown_pct`, or by a manual `Halt`.
 
 Automatic recovery, the one documented reason: DEGRADED returns to NORMAL by itself once neither
 of its causes holds any more (in practice: the day's loss resets at 00:00 UTC of the runtime
@@ -135,6 +147,7 @@ class RefusalReason(StrEnum):
     MAX_WINDOW = "max_window"
     MAX_ASSET = "max_asset"
     MAX_TOTAL = "max_total_exposure"
+    DAILY_LOSS_BUDGET = "daily_loss_budget"
 
 
 class StateCause(StrEnum):
@@ -620,8 +633,14 @@ def _free(book: RiskBook) -> Decimal:
 def _grantable(
     book: RiskBook, request: Reserve, settings: RiskSettings
 ) -> tuple[Decimal, tuple[RefusalReason, str] | None]:
-    """The largest grant up to `request.amount`, and the limit that clipped it (if any)."""
+    """The largest grant up to `request.amount`, and the limit that clipped it (if any).
+
+    The daily loss budget binds every purpose, a hedged reversal included (see the module
+    docstring): a refused reversal leaves the stop loss to sell the losing side.
+    """
     equity = book.equity
+    loss_limit = daily_loss_limit(book, settings)
+    loss_today = daily_loss(book)
 
     def used(selector: str, key: str) -> Decimal:
         return sum((r.amount for r in book.reservations if getattr(r, selector) == key), ZERO)
@@ -659,6 +678,15 @@ def _grantable(
             cap(settings.max_total_exposure_pct) - book.exposure,
             f"total exposure {book.exposure} of its cap {cap(settings.max_total_exposure_pct)} "
             f"({settings.max_total_exposure_pct}% of equity {equity})",
+        ),
+        (
+            # Everything reserved may still be lost: it must fit in what today may still lose.
+            RefusalReason.DAILY_LOSS_BUDGET,
+            loss_limit - loss_today - book.exposure,
+            f"today's realised loss {loss_today} and reserved {book.exposure} leave "
+            f"{max(ZERO, loss_limit - loss_today - book.exposure)} of the daily loss limit "
+            f"{loss_limit} ({settings.daily_loss_limit_pct}% of the day's starting equity "
+            f"{book.day_start_equity})",
         ),
     )
     reason, headroom, detail = min(limits, key=lambda limit: limit[1])

@@ -53,6 +53,17 @@ T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 D = Decimal
 
 
+def roomy(**changes: object) -> RiskSettings:
+    """For tests of other limits: a day's loss budget of 90% of equity stays out of their way
+    (the halt level must stay above the daily limit; validated like any settings)."""
+    return RiskSettings.model_validate(
+        {"daily_loss_limit_pct": D(90), "halt_drawdown_pct": D(95), **changes}
+    )
+
+
+ROOMY = roomy()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetRecorded:
     pass
@@ -164,7 +175,7 @@ def crash_and_restart(rt: DeterministicRuntime, risk: Address) -> None:
 def test_a_grant_is_durable_in_the_journal_before_the_window_hears_of_it(
     rt: DeterministicRuntime,
 ) -> None:
-    risk = start(rt)
+    risk = start(rt, ROOMY)
     granted = grant(risk, "W1/UP", "10")
     # Nothing waits in the journal's buffer: the reply came after the commit, not before it.
     stats = rt.lookup("journal").ask(Stats())
@@ -180,7 +191,7 @@ def test_a_grant_is_durable_in_the_journal_before_the_window_hears_of_it(
 
 
 def test_caps_and_refusals_are_answered_as_values_and_journaled(rt: DeterministicRuntime) -> None:
-    risk = start(rt)
+    risk = start(rt, ROOMY)
     assert grant(risk, "W1/UP", "40").amount == D(25)  # 25% of equity 100
     refused = risk.ask(reserve("W1/UP", "5", purpose="scalein"))
     assert isinstance(refused, Refused)
@@ -193,7 +204,7 @@ def test_caps_and_refusals_are_answered_as_values_and_journaled(rt: Deterministi
 def test_refusals_are_logged_once_per_interval_with_a_count_of_the_rest(
     rt: DeterministicRuntime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    risk = start(rt, RiskSettings(signal_cooldown_s=0), refusal_log_interval_s=60.0)
+    risk = start(rt, roomy(signal_cooldown_s=0), refusal_log_interval_s=60.0)
     grant(risk, "W1/UP", "25")
     with caplog.at_level(logging.INFO, logger=ACTOR_LOGGER_NAME):
         for _ in range(5):
@@ -214,27 +225,52 @@ def test_concurrent_windows_cannot_reserve_the_same_collateral(rt: Deterministic
         max_window_pct=D(60),
         max_asset_pct=D(100),
         max_total_exposure_pct=D(100),
+        # The most a day's loss budget can be: the limit must stay below the halt level.
+        daily_loss_limit_pct=D(99),
+        halt_drawdown_pct=D(100),
     )
     risk = start(rt, settings)
     # Both asks are queued before either is answered; risk handles them one at a time.
     first = rt.lookup("risk")
     first.tell(reserve("W1/UP", "60"))
-    assert grant(risk, "W2/UP", "60").amount == D(40)
-    assert shot(risk).exposure == D(100)
+    assert grant(risk, "W2/UP", "60").amount == D(39)
+    assert shot(risk).exposure == D(99)
 
 
 def test_the_venues_balance_bounds_what_risk_grants(rt: DeterministicRuntime) -> None:
     # The book believes in 1000, but the paper exchange's wallet holds 30.
-    risk = start(rt, starting="1000", venue_collateral="30")
+    risk = start(rt, ROOMY, starting="1000", venue_collateral="30")
     assert shot(risk).collateral == D(30)
     assert grant(risk, "W1/UP", "200").amount == D(30)
     risk.tell(UpdateBalance(collateral=D(500), timestamp=T0))
     assert grant(risk, "W2/UP", "200").amount == D(200)
 
 
+def test_the_days_loss_budget_bounds_what_open_positions_can_lose(
+    rt: DeterministicRuntime,
+) -> None:
+    # The paper run that lost 117 in an hour against a limit of 50: a position may hold 250.
+    risk = start(rt, starting="1000")
+    granted = grant(risk, "W1/UP", "250")
+    assert granted.amount == D(50)  # 5% of 1000: all the day may still lose
+    refused = risk.ask(reserve("W2/UP", "250"))
+    assert isinstance(refused, Refused)
+    assert refused.reason == "daily_loss_budget"
+    risk.tell(
+        ReleaseReservation(reservation_id=granted.reservation_id, realized_pnl=D(5), timestamp=T0)
+    )
+    assert grant(risk, "W3/UP", "250").amount == D(50)  # a profit, and the reservation back
+    assert [type(e) for e in journaled(rt)] == [
+        CapitalReserved,
+        CapitalRefused,
+        CapitalReleased,
+        CapitalReserved,
+    ]
+
+
 def test_a_released_loss_past_the_daily_limit_closes_new_entries(rt: DeterministicRuntime) -> None:
     risk = start(rt)
-    granted = grant(risk, "W1/UP", "10")
+    granted = grant(risk, "W1/UP", "5")
     risk.tell(
         ReleaseReservation(reservation_id=granted.reservation_id, realized_pnl=D(-5), timestamp=T0)
     )
@@ -247,7 +283,10 @@ def test_a_released_loss_past_the_daily_limit_closes_new_entries(rt: Determinist
     refused = risk.ask(reserve("W2/UP"))
     assert isinstance(refused, Refused)
     assert refused.reason == "state_degraded"
-    assert isinstance(risk.ask(reserve("W3/DOWN", purpose="reversal")), Granted)
+    # Nothing is left of the day's budget, for a reversal either: the stop sells instead.
+    refused = risk.ask(reserve("W3/DOWN", purpose="reversal"))
+    assert isinstance(refused, Refused)
+    assert refused.reason == "daily_loss_budget"
 
 
 def test_the_day_resets_at_midnight_utc_on_the_runtime_clock_and_trading_resumes(
@@ -279,7 +318,7 @@ def test_the_day_resets_at_midnight_utc_on_the_runtime_clock_and_trading_resumes
 def test_the_kill_switch_tells_only_owners_with_open_entries_to_cancel_them(
     rt: DeterministicRuntime,
 ) -> None:
-    risk = start(rt)
+    risk = start(rt, ROOMY)
     owners = positions(rt, "W1/UP", "W2/UP", "W3/UP", "W4/UP")
     resting = grant(risk, "W1/UP")
     filled = grant(risk, "W2/UP")
@@ -348,7 +387,7 @@ def test_a_halting_drawdown_fires_the_kill_switch_by_itself(rt: DeterministicRun
 def test_a_restarted_risk_rebuilds_its_outstanding_reservations_from_the_journal(
     rt: DeterministicRuntime,
 ) -> None:
-    settings = RiskSettings(max_total_exposure_pct=D(60), max_asset_pct=D(60))
+    settings = roomy(max_total_exposure_pct=D(60), max_asset_pct=D(60))
     risk = start(rt, settings)
     kept = grant(risk, "W1/UP", "25")
     resized = grant(risk, "W2/UP", "25", asset="ETH")
@@ -412,7 +451,7 @@ def test_a_repeated_entry_request_after_a_restart_gets_the_same_grant(
 
 
 def test_new_thresholds_apply_without_a_restart(rt: DeterministicRuntime) -> None:
-    risk = start(rt)
+    risk = start(rt, ROOMY)
     granted = grant(risk, "W1/UP", "10")
     risk.tell(
         ReleaseReservation(reservation_id=granted.reservation_id, realized_pnl=D(-3), timestamp=0.0)
@@ -427,7 +466,7 @@ def test_new_thresholds_apply_without_a_restart(rt: DeterministicRuntime) -> Non
     rt.run_until_idle()
     assert shot(risk).state is RiskState.DEGRADED  # the tighter daily limit applies at once
     assert risk.ask(Resume()) is RiskState.DEGRADED
-    looser = RiskSettings(max_position_pct=D(10))
+    looser = roomy(max_position_pct=D(10))
     risk.tell(ConfigChanged(settings=Settings(risk=looser), changed=(), needs_restart=()))
     rt.advance(1800)  # the recovery cooldown, then the next tick
     assert shot(risk).state is RiskState.NORMAL
@@ -450,7 +489,7 @@ def test_resize_and_release_events_are_journaled_in_order(rt: DeterministicRunti
 # --- threads --------------------------------------------------------------------------------------
 
 
-def test_windows_asking_from_many_threads_never_commit_more_than_the_equity() -> None:
+def test_windows_asking_from_many_threads_never_commit_more_than_the_days_loss_budget() -> None:
     runtime = PykkaRuntime(ManualClock(T0))
     try:
         runtime.spawn(
@@ -463,6 +502,9 @@ def test_windows_asking_from_many_threads_never_commit_more_than_the_equity() ->
             max_asset_pct=D(100),
             max_total_exposure_pct=D(100),
             max_concurrent_positions=100,
+            # The most a day's loss budget can be: the limit must stay below the halt level.
+            daily_loss_limit_pct=D(99),
+            halt_drawdown_pct=D(100),
         )
         runtime.spawn(lambda: RiskActor(every_cap_at_100, starting_collateral=D(100)), name="risk")
         risk = runtime.address("risk")
@@ -481,9 +523,9 @@ def test_windows_asking_from_many_threads_never_commit_more_than_the_equity() ->
             thread.join(30.0)
         grants = [r for r in replies if isinstance(r, Granted)]
         assert len(replies) == 30
-        assert sum((g.amount for g in grants), D(0)) == D(100)  # 14 x 7, then the last 2
+        assert sum((g.amount for g in grants), D(0)) == D(99)  # 14 x 7, then the last 1
         assert len({g.reservation_id for g in grants}) == len(grants) == 15
-        assert shot(risk).exposure == D(100)
+        assert shot(risk).exposure == D(99)
     finally:
         runtime.shutdown(timeout_s=5.0)
 
