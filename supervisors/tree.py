@@ -40,11 +40,13 @@ from actors.venue import VenueGatewayActor, paper_venue
 from actors.window import WindowActor
 from config.settings import Mode, Settings
 from runtime.api import Factory, Runtime
+from runtime.clock import Clock
 from state.journal_store import JournalStore
 from state.recovery import OpenWindow, open_positions, open_windows
 from supervisors.dynamic import DynamicSupervisor
 from supervisors.spec import ChildKind, ChildSpec, Flags, Restart, Strategy
 from supervisors.supervisor import Supervisor
+from venues.port import Venue
 from venues.types import ConditionId, MarketWindow, TokenId
 
 __all__ = [
@@ -78,10 +80,17 @@ STATUS = "status"
 
 
 def root_spec(
-    settings: Settings, config_path: Path | None, overrides: dict[str, object], *, start_time: float
+    settings: Settings,
+    config_path: Path | None,
+    overrides: dict[str, object],
+    *,
+    start_time: float,
+    venue_factory: Callable[[Clock], Venue] | None = None,
 ) -> ChildSpec:
     """The root supervisor's spec; `run.py` spawns it. `start_time` anchors the simulated market,
-    so a restarted market replays the same price path instead of starting a new one."""
+    so a restarted market replays the same price path instead of starting a new one.
+    `venue_factory` defaults to the paper exchange of `settings.paper` (tests pass their own to
+    inspect the exchange)."""
     children = [
         ChildSpec(
             id=JOURNAL,
@@ -108,7 +117,8 @@ def root_spec(
             )
         )
     if settings.mode is Mode.PAPER:
-        children += _trading_children(settings, start_time)
+        factory = venue_factory or paper_venue(settings.paper)
+        children += _trading_children(settings, start_time, factory)
     children.append(
         ChildSpec(
             id=STATUS,
@@ -129,7 +139,9 @@ def root_spec(
     )
 
 
-def _trading_children(settings: Settings, start_time: float) -> list[ChildSpec]:
+def _trading_children(
+    settings: Settings, start_time: float, venue_factory: Callable[[Clock], Venue]
+) -> list[ChildSpec]:
     leaf = Flags(intensity=settings.supervision.intensity, period_s=settings.supervision.period_s)
     window_start = _window_start(settings)
     assets = tuple(a.symbol for a in settings.sim.assets)
@@ -137,9 +149,7 @@ def _trading_children(settings: Settings, start_time: float) -> list[ChildSpec]:
         ChildSpec(id=MARKET, start=partial(SimMarketActor, settings.sim, start_time=start_time)),
         ChildSpec(
             id=VENUE,
-            start=partial(
-                VenueGatewayActor, paper_venue(settings.paper), settings.venue, market=MARKET
-            ),
+            start=partial(VenueGatewayActor, venue_factory, settings.venue, market=MARKET),
         ),
         ChildSpec(
             id=RISK,
