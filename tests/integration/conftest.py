@@ -61,6 +61,7 @@ class PaperWorld:
         return list(self.rt.lookup("journal").ask(Query(sql=sql, params=params)))
 
     def live_positions(self) -> dict[str, PositionState]:
+        self.rt.run_until_idle()  # crashes and restarts in flight complete first
         names = [n for n in self.rt.names() if n.startswith("position/")]
         return {n: self.rt.lookup(n).ask(GetPosition()) for n in names}
 
