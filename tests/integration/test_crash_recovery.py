@@ -64,7 +64,8 @@ def test_crashed_position_and_window_actors_rebuild_without_duplicates(paper_wor
         "SELECT payload->>'client_id', count(DISTINCT payload->>'order_id') "
         "FROM events WHERE type = 'OrderAccepted' GROUP BY 1"
     )
-    assert accepted and all(n == 1 for _, n in accepted)
+    assert accepted
+    assert all(n == 1 for _, n in accepted)
     # Every fill the venue made for us is in the journal.
     journaled = {
         t
