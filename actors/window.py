@@ -254,8 +254,14 @@ class WindowActor(Actor):
         self._schedule_tick()
 
     def _decide(self, now: float) -> None:
-        bankroll = self._bankroll() if wants_bankroll(self._state, now, self._settings) else None
-        decision = decide(self._state, now=now, bankroll=bankroll, settings=self._settings)
+        risk = self._risk_snapshot() if wants_bankroll(self._state, now, self._settings) else None
+        decision = decide(
+            self._state,
+            now=now,
+            bankroll=None if risk is None else risk.equity,
+            settings=self._settings,
+            max_stake=None if risk is None else _max_stake(risk, self._settings),
+        )
         if decision.scored is not None:
             self._journal_told(decision.scored)
         if decision.intent is not None:
@@ -370,7 +376,7 @@ class WindowActor(Actor):
             case _:
                 self._logger().info("position_started", position=entry.position_id)
 
-    def _bankroll(self) -> Decimal | None:
+    def _risk_snapshot(self) -> RiskSnapshot | None:
         try:
             reply = self.ctx.runtime.address(self._risk).ask(GetRiskSnapshot(), self._ask_timeout_s)
         except (ActorDead, AskTimeout) as e:
@@ -379,7 +385,7 @@ class WindowActor(Actor):
         if not isinstance(reply, RiskSnapshot):
             msg = f"risk answered GetRiskSnapshot with {reply!r}"
             raise TypeError(msg)
-        return reply.equity
+        return reply
 
     def _anchor_if_ready(self) -> None:
         event = anchor(self._state, self.ctx.clock.now(), self._settings)
@@ -427,3 +433,11 @@ class WindowActor(Actor):
         if self._log is None:
             self._log = actor_logger(self.ctx.name, self.ctx.incarnation)
         return self._log
+
+
+def _max_stake(risk: RiskSnapshot, settings: StrategySettings) -> Decimal | None:
+    """A share of today's loss limit: risk reserves a position's whole stake against that
+    budget, so sizing by equity alone would let one or two positions take all of it."""
+    if risk.daily_loss_limit <= 0:
+        return None
+    return risk.daily_loss_limit * settings.max_stake_of_loss_limit

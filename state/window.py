@@ -416,12 +416,18 @@ def wants_bankroll(state: WindowState, now: float, settings: StrategySettings) -
 
 
 def decide(
-    state: WindowState, *, now: float, bankroll: Decimal | None, settings: StrategySettings
+    state: WindowState,
+    *,
+    now: float,
+    bankroll: Decimal | None,
+    settings: StrategySettings,
+    max_stake: Decimal | None = None,
 ) -> Decision:
     """One decision tick: score the window, then enter the favoured side or say why not.
 
     Args:
         bankroll: equity to size against (risk's), None when it could not be had.
+        max_stake: most collateral one entry may stake (from risk's daily loss limit).
     """
     if state.is_closed:
         return Decision(scored=None, intent=None, skip=Skip(reason="closed", detail="closed"))
@@ -443,6 +449,7 @@ def decide(
             bankroll=bankroll,
             min_size=min_size(state, settings),
             settings=settings,
+            max_stake=max_stake,
         )
     signal = SignalScored(
         stream_id=state.stream_id,

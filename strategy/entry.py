@@ -112,12 +112,14 @@ def choose_entry(
     bankroll: Decimal,
     min_size: Decimal,
     settings: StrategySettings,
+    max_stake: Decimal | None = None,
 ) -> Enter | Skip:
     """Buy the side the confidence favours, if the gates pass and Kelly stakes enough.
 
     Args:
         taken: sides this window already entered; a window enters each side at most once.
         bankroll: equity to size against (risk clips the amount afterwards).
+        max_stake: most collateral to stake (a share of the day's loss limit), None: no cap.
         min_size: fewest shares an order may have (the venue's and the settings' minimum).
     """
     up = scored.confidence.up(settings.confidence_model)
@@ -145,6 +147,7 @@ def choose_entry(
         bankroll=bankroll,
         min_size=min_size,
         settings=settings,
+        max_stake=max_stake,
     )
     if size == 0:
         return Skip(

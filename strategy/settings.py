@@ -108,6 +108,16 @@ class StrategySettings(BaseModel):
         le=1,
         description="Fraction of the Kelly stake on the edge (fair value vs price); risk clips it.",
     )
+    max_stake_of_loss_limit: Decimal = Field(
+        default=Decimal("0.25"),
+        gt=0,
+        le=1,
+        description=(
+            "An entry stakes at most this fraction of today's daily loss limit (risk's "
+            "daily_loss_limit_pct of equity): risk reserves a position's whole stake against the "
+            "day's loss budget, so at 0.25 four windows can hold positions at once."
+        ),
+    )
     order_size_min: Decimal = Field(
         default=Decimal(5),
         gt=0,

@@ -79,13 +79,18 @@ def entry_size(
     bankroll: Decimal,
     min_size: Decimal,
     settings: StrategySettings,
+    max_stake: Decimal | None = None,
 ) -> Decimal:
-    """Shares to buy at `price`; 0 when the Kelly stake buys fewer than `min_size` shares."""
+    """Shares to buy at `price`; 0 when the stake buys fewer than `min_size` shares.
+
+    The stake is the Kelly stake, capped at `max_stake` (collateral) when given."""
     stake = kelly_stake(
         win_probability=win_probability,
         price=price,
         bankroll=bankroll,
         fraction=settings.kelly_fraction,
     )
+    if max_stake is not None:
+        stake = min(stake, max_stake)
     size = shares_for(amount=stake, price=price)
     return size if size >= min_size else Decimal(0)

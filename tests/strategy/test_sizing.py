@@ -115,3 +115,36 @@ def test_invalid_inputs_are_refused_naming_the_value():
         kelly_fraction(win_probability=D("1.5"), price=D("0.5"))
     with pytest.raises(ValueError, match="tick"):
         price_on_tick(D("0.5"), D(0))
+
+
+def test_the_stake_is_capped_by_a_share_of_the_days_loss_limit():
+    from decimal import Decimal as D
+
+    from strategy.settings import StrategySettings
+    from strategy.sizing import entry_size
+
+    settings = StrategySettings()
+    free = entry_size(
+        win_probability=D("0.8"), price=D("0.5"), bankroll=D(1000), min_size=D(5), settings=settings
+    )
+    capped = entry_size(
+        win_probability=D("0.8"),
+        price=D("0.5"),
+        bankroll=D(1000),
+        min_size=D(5),
+        settings=settings,
+        max_stake=D("12.5"),
+    )
+    assert free * D("0.5") > D("12.5")
+    assert capped == D(25)
+    assert (
+        entry_size(
+            win_probability=D("0.8"),
+            price=D("0.5"),
+            bankroll=D(1000),
+            min_size=D(5),
+            settings=settings,
+            max_stake=D(2),
+        )
+        == 0
+    )
