@@ -21,7 +21,6 @@ import os
 import re
 import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -358,15 +357,18 @@ def _market_figures(runtime: Runtime) -> tuple[tuple[str, int | float], ...]:
 
 
 class StopRequest:
-    """Set from a signal handler; read by the main loop."""
+    """Set from a signal handler, read by the main loop.
+
+    A plain attribute, not a threading.Event: a handler runs on the main thread between two
+    bytecodes, possibly while that thread is inside `Event.wait` holding the Event's lock, and
+    `Event.set` would then wait for that lock forever (a SIGTERM that never stopped the bot).
+    """
 
     def __init__(self) -> None:
-        self.event = threading.Event()
-        self.reason = ""
+        self.reason: str | None = None
 
     def request(self, reason: str) -> None:
         self.reason = reason
-        self.event.set()
 
 
 def supervise(
@@ -374,12 +376,12 @@ def supervise(
 ) -> tuple[int, str]:
     """Wait for a stop request, the end of the duration, or the root giving up (exit code 1)."""
     sim_start = started_at
-    while not stop.event.is_set():
+    while stop.reason is None:
         if not root.is_alive():
             return 1, "the supervision tree gave up"
         if duration_s is not None and clock.now() - sim_start >= duration_s:
             return 0, "duration reached"
-        stop.event.wait(0.05)
+        time.sleep(0.05)
     return 0, stop.reason
 
 

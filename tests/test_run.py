@@ -287,3 +287,30 @@ def test_two_hours_of_paper_trading_ends_clean_and_report_agrees_with_the_summar
     assert set(reported) >= set(trading_keys)
     for key in trading_keys:
         assert float(reported[key]) == pytest.approx(summary[key]), key
+
+
+@pytest.mark.timeout(20)
+def test_a_stop_requested_from_a_signal_handler_always_ends_the_main_loop():
+    # Regression: the handler used to call Event.set() while the main thread could be inside
+    # Event.wait() holding the Event's lock, and a SIGTERM then hung the bot forever.
+    import signal as signals
+
+    rt = DeterministicRuntime(ManualClock())
+    root = rt.spawn(lambda: Supervisor(Flags(), (), watchdog_s=0), name="root")
+    stop = run.StopRequest()
+    fired = 0
+
+    def handler(signum, frame):
+        nonlocal fired
+        fired += 1
+        if fired == 50:
+            stop.request("signal SIGALRM")
+
+    previous = signals.signal(signals.SIGALRM, handler)
+    signals.setitimer(signals.ITIMER_REAL, 0.001, 0.001)
+    try:
+        outcome = run.supervise(root, rt.clock, None, stop, started_at=0.0)
+    finally:
+        signals.setitimer(signals.ITIMER_REAL, 0)
+        signals.signal(signals.SIGALRM, previous)
+    assert outcome == (0, "signal SIGALRM")
