@@ -25,10 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, PydanticUndefined
 
-from venues.paper.settings import PaperSettings
 from actors.venue import VenueSettings
 from state.position import PositionSettings
 from strategy.settings import StrategySettings
+from venues.paper.settings import PaperSettings
 from venues.sim.settings import SimSettings
 
 __all__ = [

@@ -82,9 +82,11 @@ def test_invariant_2_timeouts_and_server_errors_never_duplicate_an_order(paper_w
 def test_invariant_3_capital_is_reserved_before_any_order_and_never_overcommitted(paper_world):
     # Two windows spending the same dollar: the earlier bot checked balances after the fact.
     # A small account and big stakes, so windows compete for the same few dollars.
-    world = paper_world(paper={"starting_collateral": "100"},
-                        risk={"daily_loss_limit_pct": "11"},
-                        strategy={"max_stake_of_loss_limit": "1", "kelly_fraction": "1"})
+    world = paper_world(
+        paper={"starting_collateral": "100"},
+        risk={"daily_loss_limit_pct": "11"},
+        strategy={"max_stake_of_loss_limit": "1", "kelly_fraction": "1"},
+    )
     worst = Decimal(0)
 
     def watch(world, minute):
