@@ -14,6 +14,7 @@ from typing import NewType
 
 __all__ = [
     "ZERO",
+    "BestBidAsk",
     "BookLevel",
     "BookSnapshot",
     "ConditionId",
@@ -21,6 +22,7 @@ __all__ = [
     "MarketEvent",
     "MarketResolved",
     "MarketWindow",
+    "NewMarket",
     "OrderId",
     "OrderRequest",
     "OrderResult",
@@ -251,6 +253,32 @@ class SpotPrice:
 
     asset: str
     price: Decimal
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BestBidAsk:
+    """The top of one token's book as the venue reports it (Polymarket's `best_bid_ask`)."""
+
+    condition_id: ConditionId
+    token_id: TokenId
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewMarket:
+    """The venue announced a market (Polymarket's `new_market`). It is not yet a `MarketWindow`:
+    discovery decides whether it is an Up-or-Down window we trade."""
+
+    condition_id: ConditionId
+    slug: str
+    question: str
+    token_ids: tuple[TokenId, ...]  # same order as `outcomes`
+    outcomes: tuple[str, ...]
+    tick_size: Decimal | None
+    active: bool
     timestamp: float
 
 
