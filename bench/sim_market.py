@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from bench.common import Report, Row, summarise
 from venues.sim import SimMarket, SimSettings
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -26,6 +27,24 @@ def measure(simulated_s: int, *, repeats: int) -> tuple[float, int]:
         best = min(best, time.perf_counter() - started)
         events = market.stats.events_total
     return best, events
+
+
+def run(*, tiny: bool = False) -> Report:
+    simulated_s, repeats = (120, 2) if tiny else (3600, 5)
+    figures = [measure(simulated_s, repeats=1) for _ in range(repeats)]
+    speed = summarise([simulated_s / wall_s for wall_s, _ in figures])
+    per_event = summarise([wall_s / events * 1e6 for wall_s, events in figures])
+    report = Report(name="sim_market")
+    report.add(
+        Row(
+            benchmark="sim_market",
+            case=f"SimMarket.advance alone, 4 assets x 15m, {simulated_s:,} s in 1 s steps",
+            figure=f"{speed.text('{:,.0f}')} simulated s per wall s",
+            baseline=f"{per_event.text('{:,.1f}')} us per event",
+            data={"events": figures[0][1]},
+        )
+    )
+    return report
 
 
 def main() -> None:
