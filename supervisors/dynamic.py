@@ -26,7 +26,9 @@ def _nothing(runtime: Runtime) -> Iterable[ChildSpec]:
 
 
 class DynamicSupervisor(Supervisor):
-    """one_for_one over children added with StartChild, rebuilt from `rebuild(runtime)` on start."""
+    """one_for_one over children added with StartChild, rebuilt from `rebuild(runtime)` on start.
+    A child that exits and is not restarted (a transient one that finished normally) is
+    forgotten, as in Elixir's DynamicSupervisor: windows and positions come and go for days."""
 
     def __init__(
         self,
@@ -40,7 +42,9 @@ class DynamicSupervisor(Supervisor):
         if flags.strategy is not Strategy.ONE_FOR_ONE:
             msg = f"a dynamic supervisor is one_for_one, got {flags.strategy.value}"
             raise ValueError(msg)
-        super().__init__(flags, (), watchdog_s=watchdog_s, max_children=max_children)
+        super().__init__(
+            flags, (), watchdog_s=watchdog_s, max_children=max_children, forget_finished=True
+        )
         self._rebuild = rebuild
 
     def initial_children(self) -> tuple[ChildSpec, ...]:

@@ -190,6 +190,7 @@ class Supervisor(Actor):
         watchdog_s: float = 5.0,
         max_children: int | None = None,
         journal: str | None = None,
+        forget_finished: bool = False,
     ) -> None:
         specs = tuple(children)
         validate_children(flags, specs)
@@ -200,6 +201,9 @@ class Supervisor(Actor):
         self._watchdog_s = watchdog_s
         self._max_children = max_children
         self._journal = journal
+        # Dynamic children come and go for days (a window every few minutes): a child that
+        # finished for good is forgotten, or the supervisor would grow without bound.
+        self._forget_finished = forget_finished
         self._stopping = False
 
     # lifecycle ----------------------------------------------------------------------------------
@@ -303,7 +307,7 @@ class Supervisor(Actor):
         if self._should_restart(child.spec, reason):
             self._restart(child)
             return
-        if child.spec.restart is Restart.TEMPORARY:
+        if child.spec.restart is Restart.TEMPORARY or self._forget_finished:
             del self._children[name]
         if child.spec.significant:
             self._maybe_auto_shutdown()

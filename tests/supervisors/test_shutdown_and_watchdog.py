@@ -14,6 +14,7 @@ from supervisors import (
     DynamicSupervisor,
     Flags,
     GetStats,
+    Restart,
     StartChild,
     StartRefused,
     Strategy,
@@ -129,3 +130,15 @@ def test_a_dynamic_supervisor_refuses_children_beyond_its_limit(det, make_worker
 def test_a_dynamic_supervisor_must_be_one_for_one():
     with pytest.raises(ValueError, match="one_for_one"):
         DynamicSupervisor(Flags(strategy=Strategy.ONE_FOR_ALL))
+
+
+def test_a_dynamic_supervisor_forgets_a_child_that_finished_for_good(det, lives, make_worker):
+    sup = det.spawn(lambda: DynamicSupervisor(watchdog_s=0), name="windows")
+    for n in range(3):
+        sup.ask(
+            StartChild(spec=ChildSpec(id=f"w{n}", start=make_worker(), restart=Restart.TRANSIENT))
+        )
+    det.lookup("w1").tell("exit")
+    det.lookup("w2").tell("crash")  # abnormal: restarted, kept
+    det.run_until_idle()
+    assert [(c.id, c.incarnation) for c in sup.ask(WhichChildren())] == [("w0", 1), ("w2", 2)]
