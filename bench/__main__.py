@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import footprint, hot_path, journal, sim_market
+from bench import footprint, hot_path, journal, recovery, sim_market
 from bench.common import Report, load_reports, write_markdown
 
 # Ordered as the issue lists them, cheapest first within that order of importance.
@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, Callable[..., Report]] = {
     "hot_path": hot_path.run,
     "journal": journal.run,
     "footprint": footprint.run,
+    "recovery": recovery.run,
     "sim_market": sim_market.run,
 }
 

@@ -52,6 +52,8 @@ from state.position import PositionSettings
 from state.trading_events import CapitalReserved, EntryDecided
 from state.window import initial_state
 from strategy.settings import StrategySettings
+from supervisors import ChildSpec, Flags, Restart, StartChild
+from supervisors.dynamic import DynamicSupervisor
 from venues.paper import PaperSettings
 from venues.types import (
     BookLevel,
@@ -105,7 +107,7 @@ class TimedVenue:
         return getattr(self._inner, name)
 
 
-class _GrantAll(Actor):
+class GrantAll(Actor):
     """Risk stand-in: grants every reservation (capital is not what is measured here)."""
 
     def __init__(self) -> None:
@@ -119,14 +121,14 @@ class _GrantAll(Actor):
                 return None
 
 
-class _Sink(Actor):
+class Sink(Actor):
     """Stand-in for the market, discovery and position supervisor: takes anything, does nothing."""
 
     def receive(self, message: object) -> object:
         return None
 
 
-def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.perf_counter() + timeout_s
     while not condition():
         if time.perf_counter() > deadline:
@@ -152,20 +154,71 @@ def _book(window: MarketWindow, token: TokenId, bid: str, ask: str, ts: float) -
 
 # --- the real-actor harness ----------------------------------------------------------------------
 
+POSITION_SETTINGS = PositionSettings()
+
+
+def spawn_gateway(rt: PykkaRuntime, venue: TimedVenue) -> Ref:
+    return rt.spawn(
+        lambda: VenueGatewayActor(lambda _clock: venue, VenueSettings(), market=None),
+        name="venue",
+    )
+
+
+def spawn_stand_ins(rt: PykkaRuntime, *, supervised_positions: bool = False) -> None:
+    """Risk grants everything; market and discovery are sinks (the harness plays them). The
+    position supervisor is real when a benchmark crashes positions, a sink otherwise."""
+    for name in ("market", "discovery"):
+        rt.spawn(Sink, name=name)
+    if supervised_positions:
+        flags = Flags(intensity=1_000, period_s=1.0)
+        rt.spawn(lambda: DynamicSupervisor(flags), name="positions")
+    else:
+        rt.spawn(Sink, name="positions")
+    rt.spawn(GrantAll, name="risk")
+
+
+def position_start(window: MarketWindow, outcome: Outcome) -> Callable[[], PositionActor]:
+    """What the window starts for an entry of 20 shares at 0.50 (reservation r-<position>)."""
+    pid = position_id(window_id(window), outcome)
+    return partial(
+        PositionActor,
+        position_id=pid,
+        window=window,
+        outcome=outcome,
+        reservation_id=f"r-{pid}",
+        entry_price=D("0.50"),
+        entry_size=D(20),
+        purpose="entry",
+        settings=POSITION_SETTINGS,
+    )
+
+
+def start_position(
+    rt: PykkaRuntime, window: MarketWindow, outcome: Outcome, *, supervised: bool
+) -> None:
+    name = position_actor(position_id(window_id(window), outcome))
+    start = position_start(window, outcome)
+    if supervised:
+        spec = ChildSpec(id=name, start=start, restart=Restart.TRANSIENT)
+        rt.lookup("positions").ask(StartChild(spec=spec), 30.0)
+    else:
+        rt.spawn(start, name=name)
+
 
 class Harness:
     """N windows with two filled positions each, wired on pykka with a ManualClock."""
 
-    def __init__(self, windows: int, directory: Path) -> None:
+    def __init__(self, windows: int, directory: Path, *, supervised: bool = False) -> None:
+        self.supervised = supervised
         self.clock = ManualClock(T0 + 10)
         self.rt = PykkaRuntime(self.clock)
         self.windows = [self._window(i) for i in range(windows)]
         # As many windows again, watched but holding nothing: the background traffic goes to
         # them, so it loads every hop without overwriting a measured token's book.
         self.quiet_windows = [self._window(i) for i in range(windows, 2 * windows)]
-        path = directory / f"hot-{windows}-{time.perf_counter_ns()}.duckdb"
+        self.path = directory / f"hot-{windows}-{time.perf_counter_ns()}.duckdb"
         try:
-            self._build(path)
+            self._build(self.path)
         except BaseException:
             self.rt.shutdown()
             raise
@@ -187,18 +240,9 @@ class Harness:
     def _build(self, path: Path) -> None:
         rt, now = self.rt, T0 + 10
         journal = rt.spawn(lambda: JournalActor(lambda: JournalStore(path)), name="journal")
-        exchange = paper_venue(PaperSettings())(self.clock)
-        self.venue_timed = TimedVenue(exchange)
-        venue = rt.spawn(
-            lambda: VenueGatewayActor(
-                lambda _clock: self.venue_timed, VenueSettings(), market=None
-            ),
-            name="venue",
-        )
-        for name in ("market", "discovery", "positions"):
-            rt.spawn(_Sink, name=name)
-        rt.spawn(_GrantAll, name="risk")
-        position_settings = PositionSettings()
+        self.venue_timed = TimedVenue(paper_venue(PaperSettings())(self.clock))
+        venue = spawn_gateway(rt, self.venue_timed)
+        spawn_stand_ins(rt, supervised_positions=self.supervised)
         for window in self.windows:
             wid = window_id(window)
             venue.tell(WindowListed(window=window, timestamp=T0))
@@ -236,25 +280,10 @@ class Harness:
                 )
             journal.ask(AppendDurable(events=tuple(facts)), 30.0)
         for window in self.windows:
-            wid = window_id(window)
             for outcome in (Outcome.UP, Outcome.DOWN):
-                pid = position_id(wid, outcome)
-                rt.spawn(
-                    partial(
-                        PositionActor,
-                        position_id=pid,
-                        window=window,
-                        outcome=outcome,
-                        reservation_id=f"r-{pid}",
-                        entry_price=D("0.50"),
-                        entry_size=D(20),
-                        purpose="entry",
-                        settings=position_settings,
-                    ),
-                    name=position_actor(pid),
-                )
+                start_position(rt, window, outcome, supervised=self.supervised)
         count = 2 * len(self.windows)
-        _wait(lambda: len(venue.ask(GetOpenOrders(), 30.0)) == count, 120, "entries resting")
+        wait_until(lambda: len(venue.ask(GetOpenOrders(), 30.0)) == count, 120, "entries resting")
         for window in self.windows:
             for token in window.tokens:
                 venue.tell(
@@ -272,9 +301,11 @@ class Harness:
             for w in self.windows
             for o in (Outcome.UP, Outcome.DOWN)
         ]
-        _wait(lambda: all(p.ask(GetPosition(), 30.0).size == 20 for p in positions), 120, "fills")
+        wait_until(
+            lambda: all(p.ask(GetPosition(), 30.0).size == 20 for p in positions), 120, "fills"
+        )
         self.clock.advance(65)  # the exit plan follows a minute after the first fill
-        _wait(
+        wait_until(
             lambda: sum(o.price == D("0.99") for o in venue.ask(GetOpenOrders(), 30.0)) == count,
             120,
             "exit plans",
@@ -342,7 +373,7 @@ def tick_to_order_us(windows: int, directory: Path, background_per_s: float) -> 
                 low = _book(w, t, "0.13", "0.15", T0 + 80)
                 sent = time.perf_counter()
                 h.feed.tell(low)
-                _wait(partial(contains, h.venue_timed.placed, t), 30, f"the stop of {t}")
+                wait_until(partial(contains, h.venue_timed.placed, t), 30, f"the stop of {t}")
                 latencies.append((h.venue_timed.placed[t] - sent) * 1e6)
         finally:
             stop.set()
@@ -367,7 +398,7 @@ def events_per_s(windows: int, directory: Path, count: int) -> float:
             feed.tell(event)
         for low in lows:
             feed.tell(low)
-        _wait(lambda: len(h.venue_timed.placed) == len(ticks), 300, "every stop")
+        wait_until(lambda: len(h.venue_timed.placed) == len(ticks), 300, "every stop")
         last = max(h.venue_timed.placed.values())
         return (count + len(lows)) / (last - started)
     finally:
@@ -412,7 +443,7 @@ def bare_chain_latency_us(samples: int) -> list[float]:
         for i in range(samples):
             sent = time.perf_counter()
             head.tell(i)
-            _wait(partial(_longer_than, arrivals, i), 10, "the bare chain")
+            wait_until(partial(_longer_than, arrivals, i), 10, "the bare chain")
             latencies.append((arrivals[i] - sent) * 1e6)
         return sorted(latencies)
     finally:
@@ -425,7 +456,7 @@ def bare_chain_per_s(count: int) -> float:
         started = time.perf_counter()
         for i in range(count):
             head.tell(i)
-        _wait(lambda: len(arrivals) == count, 120, "the bare chain")
+        wait_until(lambda: len(arrivals) == count, 120, "the bare chain")
         return count / (arrivals[-1] - started)
     finally:
         runtime.shutdown()
@@ -445,7 +476,7 @@ def simple_queue_latency_us(samples: int) -> list[float]:
     for i in range(samples):
         sent = time.perf_counter()
         inbox.put(sent)
-        _wait(partial(_longer_than, arrivals, i), 10, "the queue hop")
+        wait_until(partial(_longer_than, arrivals, i), 10, "the queue hop")
         latencies.append((arrivals[i] - sent) * 1e6)
     inbox.put(None)
     consumer.join()
