@@ -23,6 +23,7 @@ from runtime._exits import report_exit, run_on_crash
 from runtime.api import (
     ActorDead,
     Address,
+    AskTimeout,
     Crash,
     ExitReason,
     Factory,
@@ -47,6 +48,7 @@ class _Host:
     __slots__ = (
         "actor",
         "alive",
+        "busy",
         "incarnation",
         "name",
         "pending_stop",
@@ -71,6 +73,7 @@ class _Host:
         self.alive = True
         self.pending_stop: ExitReason | None = None
         self.queued = 0  # messages for this host still in the runtime's queue
+        self.busy = False  # inside one of its handlers
 
 
 class _DetRef:
@@ -284,12 +287,14 @@ class DeterministicRuntime:
 
     def _deliver(self, host: _Host, message: object) -> None:
         self._depth += 1
+        host.busy = True
         try:
             host.actor.receive(message)
         except Exception as e:  # noqa: BLE001 - a crash, reported to the watcher
             self._crashed(host, e)
             return
         finally:
+            host.busy = False
             self._depth -= 1
         self._after_handler(host)
 
@@ -303,13 +308,20 @@ class DeterministicRuntime:
         if not host.alive:
             msg = f"{host.name}#{host.incarnation} is not alive"
             raise ActorDead(msg)
+        if host.busy:
+            # An ask cycle (A asks B, B asks A): on pykka and Ray it waits out its timeout,
+            # here it would run A's handler re-entrantly on half-updated state.
+            msg = f"{host.name} is busy in a handler that is waiting on this ask (an ask cycle)"
+            raise AskTimeout(msg)
         self._depth += 1
+        host.busy = True
         try:
             reply = host.actor.receive(message)
         except Exception as e:
             self._crashed(host, e)
             raise
         finally:
+            host.busy = False
             self._depth -= 1
         self._after_handler(host)
         return reply

@@ -73,6 +73,7 @@ __all__ = [
 log = logging.getLogger("supervisors")
 
 GAVE_UP = "max_restart_intensity"
+_RETRY_RESTART_S = 0.1
 
 
 # --- messages --------------------------------------------------------------------------------
@@ -453,7 +454,10 @@ class Supervisor(Actor):
                     e.reason.traceback,
                 )
                 self._counters.crashes += 1
-                self.ctx.self_ref.tell(_RetryRestart(id=child_id))
+                # A short pause, not an immediate retry: an old incarnation may still be
+                # releasing the name. Every retry is charged to the intensity, so a child that
+                # never starts still escalates.
+                self.ctx.schedule(_RETRY_RESTART_S, _RetryRestart(id=child_id))
                 return
 
     def _start(self, child: _Child) -> Ref:

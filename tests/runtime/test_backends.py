@@ -238,3 +238,25 @@ def test_an_ask_from_a_handler_is_handled_after_the_tells_sent_before_it(rt):
     rt.spawn(Echo, name="echo")
     relay = rt.spawn(Relay, name="relay")
     assert relay.ask("go") == [1, 2]
+
+
+class Asker(Actor):
+    """Asks the actor named in the message, from inside its handler."""
+
+    def receive(self, message: object) -> object:
+        match message:
+            case ("ask", str() as name, inner):
+                return self.ctx.runtime.lookup(name).ask(inner, timeout_s=0.2)
+            case "ping":
+                return "pong"
+            case _:
+                return super().receive(message)
+
+
+def test_an_ask_cycle_times_out_instead_of_running_a_busy_actor_again():
+    rt = DeterministicRuntime(ManualClock())
+    a = rt.spawn(Asker, name="a")
+    rt.spawn(Asker, name="b")
+    assert a.ask(("ask", "b", "ping")) == "pong"
+    with pytest.raises(AskTimeout, match="ask cycle"):
+        a.ask(("ask", "b", ("ask", "a", "ping")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -203,6 +204,8 @@ def test_a_failed_restart_is_retried_and_charged_to_the_intensity(kit, lives, ma
     lives.fail_start[("a", 2)] = True
     sup = start_sup(kit, Flags(intensity=3, period_s=60.0), specs(make_worker, "a"))
     kit.rt.lookup("a").tell("crash")
+    kit.until(lambda: sup.ask(GetStats()).crashes == 2)
+    kit.advance(0.1)  # a failed restart is retried after a short pause
     kit.until(lambda: ("a", 3) in lives.of("start"))
     stats = sup.ask(GetStats())
     assert stats.restarts == 2
@@ -218,6 +221,11 @@ def test_a_child_that_never_starts_again_exhausts_the_intensity(
     parent = kit.rt.spawn(make_watcher(seen), name="parent")
     start_sup(kit, Flags(intensity=3, period_s=60.0), specs(make_worker, "a"), watcher=parent)
     kit.rt.lookup("a").tell("crash")
+    for _ in range(200):  # each failed restart is retried after a short pause
+        if seen:
+            break
+        kit.advance(0.1)
+        time.sleep(0.005)
     kit.until(lambda: len(seen) == 1)
     assert seen[0].reason == Shutdown(cause="max_restart_intensity")
 
