@@ -85,6 +85,7 @@ class _Host(pykka.ThreadingActor):
         self.init_failure: InitFailed | None = None
         self.exit_reason: ExitReason | None = None
         self.poisoned = False
+        self.dead_letters = 0
         self.ref = _PykkaRef(self)
         actor.ctx = _Context(self, self.ref)
         # Registered before the thread starts, so on_start can already be looked up by name.
@@ -114,7 +115,7 @@ class _Host(pykka.ThreadingActor):
                     return _Failure(e)
             case _Tell(inner):
                 if self.poisoned:
-                    log.debug("dead letter to %s: %r", self.name, inner)
+                    self._dead_letter(inner)
                     return None
                 try:
                     self.actor.receive(inner)
@@ -142,6 +143,20 @@ class _Host(pykka.ThreadingActor):
         self._finish(reason, notify=True)
 
     # internals --------------------------------------------------------------------------------
+
+    def _dead_letter(self, message: object) -> None:
+        # A message queued behind a crash or a stop is lost (its sender may rebuild the fact
+        # from the journal, but nobody should have to guess it happened): the first one and
+        # then every hundredth are reported.
+        self.dead_letters += 1
+        if self.dead_letters == 1 or self.dead_letters % 100 == 0:
+            log.warning(
+                "%s#%d is stopping: %d message(s) dropped, latest %s",
+                self.name,
+                self.incarnation,
+                self.dead_letters,
+                type(message).__name__,
+            )
 
     def _crash(self, error: Exception) -> None:
         self.exit_reason = Crash(error=repr(error), traceback=traceback.format_exc())
