@@ -246,7 +246,9 @@ class Harness:
     def _build(self, path: Path) -> None:
         rt, now = self.rt, T0 + 10
         journal = rt.spawn(lambda: JournalActor(lambda: JournalStore(path)), name="journal")
-        self.venue_timed = TimedVenue(paper_venue(PaperSettings())(self.clock))
+        self.venue_timed = TimedVenue(
+            paper_venue(PaperSettings(starting_collateral=D(10_000_000)))(self.clock)
+        )
         venue = spawn_gateway(rt, self.venue_timed)
         spawn_stand_ins(rt, supervised_positions=self.supervised)
         for window in self.windows:

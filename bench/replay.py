@@ -356,7 +356,7 @@ def walk_ticks(path: Path, ticks: int, instruments: int) -> None:
 
 
 def run(*, tiny: bool = False) -> Report:
-    minutes, tree_repeats = (2, 1) if tiny else (30, 3)
+    minutes, tree_repeats = (2, 1) if tiny else (20, 3)
     ticks, repeats = (300, 1) if tiny else (20_000, 3)
     instrument_counts = (1, 4) if tiny else (1, 4, 100)
     report = Report(name="replay")
