@@ -28,6 +28,9 @@ class OpenWindow:
     condition_id: str
     up_token: str
     down_token: str
+    slug: str
+    tick_size: Decimal
+    min_order_size: Decimal
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,7 +47,10 @@ class OpenPosition:
 _WINDOW_COLUMNS = (
     "w.payload->>'window_id', w.payload->>'asset', CAST(w.payload->>'timeframe_s' AS INTEGER), "
     "CAST(w.payload->>'start' AS DOUBLE), CAST(w.payload->>'end' AS DOUBLE), "
-    "w.payload->>'condition_id', w.payload->>'up_token', w.payload->>'down_token'"
+    "w.payload->>'condition_id', w.payload->>'up_token', w.payload->>'down_token', "
+    # v1 events (before tick and minimum size were journaled) had the values of every market
+    "coalesce(w.payload->>'slug', ''), coalesce(w.payload->>'tick_size', '0.01'), "
+    "coalesce(w.payload->>'min_order_size', '5')"
 )
 
 
@@ -91,7 +97,19 @@ def open_positions(query: Query) -> list[OpenPosition]:
 
 
 def _window_fields(row: Sequence[Any]) -> dict[str, Any]:
-    window_id, asset, timeframe_s, start, end, condition_id, up_token, down_token = row
+    (
+        window_id,
+        asset,
+        timeframe_s,
+        start,
+        end,
+        condition_id,
+        up_token,
+        down_token,
+        slug,
+        tick_size,
+        min_order_size,
+    ) = row
     return {
         "window_id": window_id,
         "asset": asset,
@@ -101,6 +119,9 @@ def _window_fields(row: Sequence[Any]) -> dict[str, Any]:
         "condition_id": condition_id,
         "up_token": up_token,
         "down_token": down_token,
+        "slug": slug,
+        "tick_size": Decimal(tick_size),
+        "min_order_size": Decimal(min_order_size),
     }
 
 

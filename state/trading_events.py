@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, ClassVar
 
 from state.events import Event, event
 
@@ -47,6 +48,11 @@ __all__ = [
 @event
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WindowDiscovered(Event):
+    """v2 adds the market's tick size and minimum order size, so a window or position rebuilt
+    from the journal trades on the market's real grid (not an assumed 0.01 / 5)."""
+
+    version: ClassVar[int] = 2
+
     window_id: str
     asset: str
     timeframe_s: int
@@ -55,6 +61,16 @@ class WindowDiscovered(Event):
     condition_id: str
     up_token: str
     down_token: str
+    slug: str
+    tick_size: Decimal
+    min_order_size: Decimal
+
+    @classmethod
+    def upcast(cls, version: int, payload: dict[str, Any]) -> dict[str, Any]:
+        if version == 1:
+            # v1 was written while every simulated and Up/Down market had these values.
+            return {**payload, "slug": "", "tick_size": "0.01", "min_order_size": "5"}
+        return super().upcast(version, payload)
 
 
 @event

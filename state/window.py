@@ -76,6 +76,7 @@ __all__ = [
     "positions_of_token",
     "refused",
     "reserve_request",
+    "should_abandon_start",
     "should_stop",
     "wants_bankroll",
 ]
@@ -97,6 +98,7 @@ class Entry:
     price: Decimal
     size: Decimal
     reservation_id: str
+    decided_at: float = 0.0  # when EntryDecided was journaled
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,6 +210,7 @@ def evolve(state: WindowState, event: Event) -> WindowState:
                 price=event.price,
                 size=event.size,
                 reservation_id=event.reservation_id,
+                decided_at=event.ts,
             )
             return replace(state, entries=(*state.entries, entry))
         case WindowClosed(ts=ts):
@@ -236,6 +239,9 @@ def discovered(state: WindowState, now: float) -> WindowDiscovered | None:
         condition_id=window.condition_id,
         up_token=window.up_token,
         down_token=window.down_token,
+        slug=window.slug,
+        tick_size=window.tick_size,
+        min_order_size=window.min_order_size,
     )
 
 
@@ -571,6 +577,23 @@ def should_stop(
     if state.closed_at is None:
         return False
     return live_positions == 0 or now >= state.closed_at + settings.close_grace_s
+
+
+def should_abandon_start(
+    state: WindowState, entry: Entry, *, now: float, start_deadline_s: float
+) -> str | None:
+    """Why to stop trying to start the position of an entry that never ran, or None to try
+    again. Past its window's close it has nothing left to trade; past `start_deadline_s` after
+    the decision, risk (whose grace for a grant nobody opened is longer) may let its capital go
+    any moment, and a position must never trade on capital risk no longer counts."""
+    if state.closed_at is not None:
+        return f"window {state.window_id} closed before position {entry.position_id} started"
+    if now - entry.decided_at >= start_deadline_s:
+        return (
+            f"position {entry.position_id} did not start within {start_deadline_s:.0f}s of its "
+            "entry decision"
+        )
+    return None
 
 
 def _intent(state: WindowState, choice: Enter, purpose: str) -> EntryIntent:

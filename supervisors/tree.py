@@ -22,7 +22,6 @@ the last to stop and flushes everything.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
@@ -242,8 +241,6 @@ def _open_positions(settings: Settings, runtime: Runtime) -> list[ChildSpec]:
 
 
 def _market_window(w: OpenWindow) -> MarketWindow:
-    minutes = w.timeframe_s // 60
-    frame = f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
     return MarketWindow(
         asset=w.asset,
         timeframe_s=w.timeframe_s,
@@ -252,7 +249,7 @@ def _market_window(w: OpenWindow) -> MarketWindow:
         condition_id=ConditionId(w.condition_id),
         up_token=TokenId(w.up_token),
         down_token=TokenId(w.down_token),
-        slug=f"{w.asset.lower()}-updown-{frame}-{int(w.start)}",
-        tick_size=Decimal("0.01"),
-        min_order_size=Decimal(5),
+        slug=w.slug,
+        tick_size=w.tick_size,
+        min_order_size=w.min_order_size,
     )

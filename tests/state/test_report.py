@@ -68,6 +68,9 @@ def test_totals_count_a_run_from_its_journal_only():
                     condition_id="0x",
                     up_token="u",
                     down_token="d",
+                    slug=f"btc-updown-15m-{i}",
+                    tick_size=Decimal("0.01"),
+                    min_order_size=Decimal(5),
                 )
                 for i in range(3)
             ),

@@ -1,0 +1,91 @@
+"""Recovery reads back exactly what must run again, on the market's own grid."""
+
+import json
+from dataclasses import replace
+from decimal import Decimal
+
+from state.events import to_record
+from state.journal_store import JournalStore
+from state.recovery import open_positions, open_windows
+from state.trading_events import PositionOpened, PositionSettled, WindowClosed, WindowDiscovered
+
+
+def discovered(wid: str, tick: str = "0.001", min_size: str = "1") -> WindowDiscovered:
+    return WindowDiscovered(
+        stream_id=f"window/{wid}",
+        ts=0.0,
+        window_id=wid,
+        asset="BTC",
+        timeframe_s=900,
+        start=0.0,
+        end=900.0,
+        condition_id=f"0x{wid}",
+        up_token=f"{wid}u",
+        down_token=f"{wid}d",
+        slug=f"btc-{wid}",
+        tick_size=Decimal(tick),
+        min_order_size=Decimal(min_size),
+    )
+
+
+def opened(wid: str, side: str) -> PositionOpened:
+    return PositionOpened(
+        stream_id=f"position/{wid}/{side}",
+        ts=1.0,
+        position_id=f"{wid}/{side}",
+        window_id=wid,
+        outcome=side,
+        token_id="t",
+        condition_id=f"0x{wid}",
+        reservation_id=f"r-{wid}-{side}",
+        entry_price=Decimal("0.55"),
+        entry_size=Decimal("12.5"),
+        purpose="entry",
+    )
+
+
+def test_windows_not_closed_and_positions_not_settled_come_back_with_their_grid():
+    store = JournalStore(":memory:")
+    store.append_batch(
+        [
+            discovered("w1"),
+            discovered("w2"),
+            discovered("w3"),
+            WindowClosed(stream_id="window/w2", ts=5.0, window_id="w2", winner="UP", traded=False),
+            opened("w1", "UP"),
+            opened("w1", "DOWN"),
+            opened("w3", "UP"),
+            PositionSettled(
+                stream_id="position/w1/DOWN",
+                ts=9.0,
+                position_id="w1/DOWN",
+                how="resolved",
+                size=Decimal(0),
+                cost=Decimal(1),
+                proceeds=Decimal(0),
+                fees=Decimal(0),
+                realized_pnl=Decimal(-1),
+            ),
+        ]
+    )
+    windows = open_windows(store.query)
+    assert [w.window_id for w in windows] == ["w1", "w3"]
+    assert windows[0].tick_size == Decimal("0.001")
+    assert windows[0].min_order_size == Decimal(1)
+    positions = open_positions(store.query)
+    assert [p.position_id for p in positions] == ["w1/UP", "w3/UP"]
+    assert positions[0].entry_size == Decimal("12.5")
+    assert positions[0].window.slug == "btc-w1"
+
+
+def test_a_version_1_discovery_is_read_with_the_grid_every_market_had_then():
+    store = JournalStore(":memory:")
+    record = to_record(discovered("w1"))
+    payload = json.loads(record.payload)
+    for field in ("slug", "tick_size", "min_order_size"):
+        del payload[field]
+    store.append_records([replace(record, version=1, payload=json.dumps(payload))])
+    [window] = open_windows(store.query)
+    assert (window.tick_size, window.min_order_size) == (Decimal("0.01"), Decimal(5))
+    [event] = store.read_stream("window/w1")
+    assert event.tick_size == Decimal("0.01")
