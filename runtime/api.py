@@ -43,6 +43,7 @@ __all__ = [
     "NameTaken",
     "Normal",
     "Ref",
+    "ReplyLost",
     "Runtime",
     "RuntimeErrorBase",
     "Shutdown",
@@ -59,6 +60,7 @@ class RuntimeErrorBase(Exception):
     RuntimeErrorBase
     ├── ActorDead         the target is not alive; re-resolve its address and retry, or give up
     ├── AskTimeout        no reply in time; the message may still be processed later
+    │   └── ReplyLost     the target became unreachable mid-ask: it may or may not have run it
     ├── NameTaken         a live actor already holds that name
     ├── StartFailed       `on_start` raised; carries the InitFailed reason
     └── UnhandledMessage  an actor received a message it has no case for (a programming error)
@@ -71,6 +73,12 @@ class ActorDead(RuntimeErrorBase):
 
 class AskTimeout(RuntimeErrorBase):
     """An ask got no reply within its timeout. The request was not cancelled."""
+
+
+class ReplyLost(AskTimeout):
+    """The target became unreachable while an ask was in flight (Ray's ActorUnavailableError):
+    the message may or may not have run. Like a timeout, the outcome is unknown, so an order
+    sender reconciles with the venue and never resends blindly."""
 
 
 class NameTaken(RuntimeErrorBase):

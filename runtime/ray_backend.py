@@ -7,12 +7,25 @@ a crash here too (Ray would otherwise resume the actor with its state): the host
 `on_crash`, tells the watcher and exits its process. Refs are picklable names, resolved with
 `ray.get_actor`, so they can be passed inside messages and survive restarts of the target.
 
+A process that dies without a word (`os._exit`, OOM, `ray.kill`) cannot tell its watcher; the
+supervisor's watchdog finds it through `is_alive`, which costs no round trip in steady state (it
+reads the answer to the previous ping and sends the next one), and counts it as a crash. An ask
+whose target becomes unreachable mid-call (`ActorUnavailableError`) raises `ReplyLost`: the
+outcome is unknown, so it is reconciled, never resent.
+
+Timers follow the runtime's clock in each process. A `SimulatedClock` reads `time.monotonic`,
+which is one system-wide clock on one machine, so every actor process sees the same simulated
+time; across the machines of a cluster it is not, so a cluster needs `RealClock`.
+
 Costs to keep in mind (reference/runtime_limits.md): a call is ~1 ms and an actor ~40 MB, so
 high-rate market data must stay inside the process that consumes it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
 import logging
 import os
 import threading
@@ -23,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError
+from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 
 from runtime._exits import report_exit, run_on_crash
 from runtime.api import (
@@ -37,6 +50,7 @@ from runtime.api import (
     NameTaken,
     Normal,
     Ref,
+    ReplyLost,
     Shutdown,
     StartFailed,
 )
@@ -45,12 +59,34 @@ if TYPE_CHECKING:
     from runtime.api import Actor
     from runtime.clock import Clock
 
-__all__ = ["RayRef", "RayRuntime"]
+__all__ = ["HostSummary", "RayRef", "RayRuntime"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_NAMESPACE = "polyactor"
 _ROOT = Path(__file__).resolve().parent.parent
+
+
+PING_TIMEOUT_S = 2.0
+"""How long a first liveness check waits; an actor busy for longer counts as alive (busy is
+not dead), and its ping is read on the next check."""
+
+
+NAME_RELEASE_TIMEOUT_S = 30.0
+"""How long a spawn waits for a dead holder to release its name before calling it taken."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostSummary:
+    """What a Ray host says about the actor it hosts: for the status view and tests."""
+
+    name: str
+    incarnation: int
+    actor_type: str
+    pid: int
+    alive: bool
+    messages: int
+    started_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +101,17 @@ class _Err:
 
 @dataclass(eq=False)
 class RayRef:
-    """A picklable handle: a name in a namespace, resolved to a Ray actor handle on use."""
+    """A picklable handle: a name in a namespace, resolved to a Ray actor handle on use.
+
+    A ref returned by `spawn` keeps the handle of that one incarnation, so once it dies the ref
+    stays dead even after a restart takes the name; a ref made from a name (or unpickled)
+    resolves whoever holds the name on first use."""
 
     name: str
     namespace: str = DEFAULT_NAMESPACE
     incarnation: int = 0
     _handle: Any = field(default=None, repr=False, compare=False)
+    _ping: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, object]:
         return {"name": self.name, "namespace": self.namespace, "incarnation": self.incarnation}
@@ -80,13 +121,14 @@ class RayRef:
         self.namespace = state["namespace"]
         self.incarnation = state["incarnation"]
         self._handle = None
+        self._ping = None
 
     def handle(self) -> Any:
         if self._handle is None:
             try:
                 self._handle = ray.get_actor(self.name, namespace=self.namespace)
             except ValueError as e:
-                msg = f"no live actor named {self.name!r}"
+                msg = f"no live actor named {self.name!r} in namespace {self.namespace!r}"
                 raise ActorDead(msg) from e
         return self._handle
 
@@ -99,6 +141,9 @@ class RayRef:
         except GetTimeoutError as e:
             msg = f"{self.name} did not answer {type(message).__name__} in {timeout_s}s"
             raise AskTimeout(msg) from e
+        except ActorUnavailableError as e:
+            msg = f"{self.name} became unreachable during {type(message).__name__}: outcome unknown"
+            raise ReplyLost(msg) from e
         except RayActorError as e:
             msg = f"{self.name} is not alive: {type(e).__name__}"
             raise ActorDead(msg) from e
@@ -118,11 +163,42 @@ class RayRef:
             return False
         return _wait_gone(self.name, self.namespace, timeout_s)
 
-    def is_alive(self) -> bool:
+    def summary(self, timeout_s: float = 5.0) -> HostSummary:
+        """The host's state summary; raises `ActorDead` if it is gone."""
         try:
-            return bool(ray.get(self.handle().ping.remote(), timeout=5.0))
-        except (ActorDead, RayActorError, GetTimeoutError):
+            result: HostSummary = ray.get(self.handle().summary.remote(), timeout=timeout_s)
+        except GetTimeoutError as e:
+            msg = f"{self.name} did not answer summary() in {timeout_s}s"
+            raise AskTimeout(msg) from e
+        except RayActorError as e:
+            msg = f"{self.name} is not alive: {type(e).__name__}"
+            raise ActorDead(msg) from e
+        return result
+
+    def is_alive(self) -> bool:
+        """Cheap enough for a watchdog: after the first check, it reads the previous ping's
+        answer without waiting and sends the next ping, so a death shows one check late."""
+        try:
+            handle = self.handle()
+        except ActorDead:
             return False
+        pending, self._ping = self._ping, None
+        if pending is None:
+            pending = handle.ping.remote()
+            ready, _ = ray.wait([pending], timeout=PING_TIMEOUT_S)
+        else:
+            ready, _ = ray.wait([pending], timeout=0)
+        if not ready:
+            self._ping = pending  # busy in a long handler: alive; read this ping next time
+            return True
+        try:
+            answer = ray.get(pending)
+        except RayActorError:
+            return False
+        if answer is None or (self.incarnation and answer != self.incarnation):
+            return False  # stopping, or the name now belongs to another incarnation
+        self._ping = handle.ping.remote()
+        return True
 
 
 def _wait_gone(name: str, namespace: str, timeout_s: float | None) -> bool:
@@ -157,9 +233,12 @@ class _Host:
         self.clock = clock
         self.poisoned = False
         self.actor: Actor | None = None
+        self.messages = 0
+        self.started_at = clock.now()
 
     def start(self) -> InitFailed | None:
         runtime = RayRuntime(self.clock, namespace=self.namespace, connect=False)
+        self.runtime = runtime
         self_ref = RayRef(self.name, self.namespace, self.incarnation)
         actor = self.factory()
         actor.ctx = _Context(self, runtime, self_ref)
@@ -175,6 +254,7 @@ class _Host:
         if self.poisoned or self.actor is None:
             log.debug("dead letter to %s: %r", self.name, message)
             return
+        self.messages += 1
         try:
             self.actor.receive(message)
         except Exception as e:  # noqa: BLE001 - a crash, reported to the watcher
@@ -183,6 +263,7 @@ class _Host:
     def call(self, message: object) -> _Ok | _Err:
         if self.poisoned or self.actor is None:
             return _Err(ActorDead(f"{self.name} is stopping"))
+        self.messages += 1
         try:
             return _Ok(self.actor.receive(message))
         except Exception as e:  # noqa: BLE001 - the asker gets it; the actor crashes
@@ -203,8 +284,20 @@ class _Host:
         self._exit_soon()
         return True
 
-    def ping(self) -> bool:
-        return not self.poisoned
+    def ping(self) -> int | None:
+        """This incarnation's number while it takes messages; None once it is stopping."""
+        return None if self.poisoned else self.incarnation
+
+    def summary(self) -> HostSummary:
+        return HostSummary(
+            name=self.name,
+            incarnation=self.incarnation,
+            actor_type=type(self.actor).__name__ if self.actor is not None else "",
+            pid=os.getpid(),
+            alive=not self.poisoned,
+            messages=self.messages,
+            started_at=self.started_at,
+        )
 
     def _crash(self, error: Exception) -> None:
         reason = Crash(error=repr(error), traceback=traceback.format_exc())
@@ -246,7 +339,7 @@ class _Context:
     def clock(self) -> Clock:
         return self._host.clock
 
-    def schedule(self, delay_s: float, message: object) -> _RayTimer:
+    def schedule(self, delay_s: float, message: object) -> _TimerHandle:
         return self._runtime.schedule(delay_s, self._self_ref, message)
 
     def stop_self(self, reason: ExitReason | None = None) -> None:
@@ -254,28 +347,94 @@ class _Context:
         self._self_ref.handle().stop.remote(reason or Normal())
 
 
-class _RayTimer:
-    def __init__(self, real_delay: float | None, target: Ref, message: object) -> None:
-        self._timer: threading.Timer | None = None
-        if real_delay is not None:
-            self._timer = threading.Timer(real_delay, self._fire, args=(target, message))
-            self._timer.daemon = True
-            self._timer.start()
-
-    @staticmethod
-    def _fire(target: Ref, message: object) -> None:
-        try:
-            target.tell(message)
-        except ActorDead:
-            log.debug("timer for %s fired after it stopped", target.name)
+@dataclass(slots=True)
+class _TimerHandle:
+    cancelled: bool = False
 
     def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        self.cancelled = True
+
+
+@dataclass(order=True, slots=True)
+class _Due:
+    at: float
+    seq: int
+    target: Ref = field(compare=False)
+    message: object = field(compare=False)
+    handle: _TimerHandle = field(compare=False)
+
+
+class _TimerThread:
+    """One thread per process for every timer, sleeping on the runtime's clock (not a thread
+    per timer: a window ticking at 60x speed would start hundreds a second)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._heap: list[_Due] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._running = True
+        self._thread = threading.Thread(target=self._loop, name="polyactor-timers", daemon=True)
+        clock.subscribe(self._wake)
+        self._thread.start()
+
+    def add(self, delay_s: float, target: Ref, message: object) -> _TimerHandle:
+        handle = _TimerHandle()
+        with self._cond:
+            at = self._clock.monotonic() + max(0.0, delay_s)
+            heapq.heappush(self._heap, _Due(at, next(self._seq), target, message, handle))
+            self._cond.notify()
+        return handle
+
+    def close(self) -> None:
+        with self._cond:
+            self._running = False
+            self._cond.notify()
+        self._thread.join(timeout=2.0)
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if not self._running:
+                    return
+                now = self._clock.monotonic()
+                due: list[_Due] = []
+                while self._heap and self._heap[0].at <= now:
+                    due.append(heapq.heappop(self._heap))
+                if not due:
+                    wait = self._clock.real_delay(self._heap[0].at - now) if self._heap else None
+                    self._cond.wait(timeout=wait)
+                    continue
+            for item in due:
+                if item.handle.cancelled:
+                    continue
+                try:
+                    item.target.tell(item.message)
+                except ActorDead:
+                    log.debug("timer for %s fired after it stopped", item.target.name)
+
+
+def _put_checkout_on_pythonpath() -> None:
+    """Let the workers of a local cluster import the project's packages."""
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if str(_ROOT) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(_ROOT), *paths])
+
+
+def _resolve_address(address: str | None) -> str | None:
+    """An explicit address, else `RAY_ADDRESS`; None starts a local cluster."""
+    return address or os.environ.get("RAY_ADDRESS") or None
 
 
 class RayRuntime:
-    """Ray backend. On the driver it starts (or joins) Ray; inside actors it only connects."""
+    """Ray backend. On the driver it starts (or joins) Ray; inside actors it only connects.
+
+    Local by default (`num_cpus` CPUs, dashboard on 127.0.0.1); `address` or `RAY_ADDRESS`
+    joins an existing cluster instead, which then needs a `RealClock` (see the module doc)."""
 
     kind = "ray"
 
@@ -287,27 +446,46 @@ class RayRuntime:
         connect: bool = True,
         address: str | None = None,
         num_cpus: int = 2,
-        include_dashboard: bool = False,
+        include_dashboard: bool = True,
     ) -> None:
         self._clock = clock
         self._namespace = namespace
         self._owns_ray = False
-        self._spawned: dict[str, RayRef] = {}
+        self._spawned: dict[str, RayRef] = {}  # insertion order = spawn order
+        self._timers: _TimerThread | None = None
+        self._timers_lock = threading.Lock()
         if connect and not ray.is_initialized():
+            cluster = _resolve_address(address)
+            if cluster is not None and type(clock).__name__ == "SimulatedClock":
+                log.warning(
+                    "joining Ray cluster %s with a SimulatedClock: its time is only shared by "
+                    "processes on one machine; use RealClock on a multi-machine cluster",
+                    cluster,
+                )
+            if cluster is None:
+                # Local workers inherit the driver's environment. A runtime_env would do the same
+                # but gives every actor a fresh worker process instead of a prestarted one
+                # (measured: 2 s instead of 0.2 s per actor).
+                _put_checkout_on_pythonpath()
             ray.init(
-                address=address or os.environ.get("RAY_ADDRESS"),
+                address=cluster,
                 namespace=namespace,
-                num_cpus=None if address else num_cpus,
-                include_dashboard=include_dashboard,
+                num_cpus=None if cluster else num_cpus,
+                include_dashboard=None if cluster else include_dashboard,
                 dashboard_host="127.0.0.1",
                 log_to_driver=True,
-                runtime_env={"env_vars": {"PYTHONPATH": str(_ROOT)}},
+                # On a cluster, every node must have this checkout at the same path (docs/ray.md).
+                runtime_env={"env_vars": {"PYTHONPATH": str(_ROOT)}} if cluster else None,
             )
             self._owns_ray = True
 
     @property
     def clock(self) -> Clock:
         return self._clock
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
 
     def spawn(
         self, factory: Factory, *, name: str, incarnation: int = 1, watcher: Ref | None = None
@@ -320,7 +498,11 @@ class RayRuntime:
             max_task_retries=0,  # never redeliver a message whose outcome is unknown
         )
         handle = self._create(host_class, factory, name, incarnation, watcher)
-        failure = ray.get(handle.start.remote())
+        try:
+            failure = ray.get(handle.start.remote())
+        except RayActorError as e:
+            # The process died in on_start (os._exit, or the factory would not unpickle).
+            failure = InitFailed(error=f"{name}: its process died while starting: {e}")
         if failure is not None:
             ray.kill(handle, no_restart=True)
             _wait_gone(name, self._namespace, 10.0)
@@ -333,16 +515,22 @@ class RayRuntime:
         self, host_class: Any, factory: Factory, name: str, incarnation: int, watcher: Ref | None
     ) -> Any:
         # A name frees a moment after its previous holder exits; wait for that, not for a live one.
-        deadline = time.monotonic() + 10.0
+        deadline = time.monotonic() + NAME_RELEASE_TIMEOUT_S
         while True:
             try:
                 return host_class.remote(
                     factory, name, incarnation, watcher, self._namespace, self._clock
                 )
             except ValueError as e:
-                if RayRef(name, self._namespace).is_alive() or time.monotonic() > deadline:
+                holder = RayRef(name, self._namespace)
+                if holder.is_alive() or time.monotonic() > deadline:
                     msg = f"actor name {name!r} is held by a live actor"
                     raise NameTaken(msg) from e
+                # A process killed from outside (`ray.kill`, OOM) keeps its name until Ray has
+                # noticed, which took over 10 s on a busy machine; telling Ray it is dead frees
+                # the name now. It does not answer pings, or has already reported its exit.
+                with contextlib.suppress(ActorDead):
+                    ray.kill(holder.handle(), no_restart=True)
                 time.sleep(0.05)
 
     def lookup(self, name: str) -> Ref:
@@ -353,8 +541,12 @@ class RayRuntime:
     def address(self, name: str) -> Address:
         return Address(name, self)
 
-    def schedule(self, delay_s: float, target: Ref, message: object) -> _RayTimer:
-        return _RayTimer(self._clock.real_delay(delay_s), target, message)
+    def schedule(self, delay_s: float, target: Ref, message: object) -> _TimerHandle:
+        with self._timers_lock:
+            if self._timers is None:
+                self._timers = _TimerThread(self._clock)
+            timers = self._timers
+        return timers.add(delay_s, target, message)
 
     def abandon(self, ref: Ref) -> None:
         try:
@@ -362,10 +554,39 @@ class RayRuntime:
         except ActorDead:
             return
 
+    def names(self) -> list[str]:
+        """Every live named actor in this runtime's namespace, as Ray's registry lists them."""
+        return sorted(
+            entry["name"]
+            for entry in ray.util.list_named_actors(all_namespaces=True)
+            if entry["namespace"] == self._namespace
+        )
+
+    def summaries(self, timeout_s: float = 5.0) -> list[HostSummary]:
+        """One summary per live actor in the namespace (those dying meanwhile are left out)."""
+        result = []
+        for name in self.names():
+            try:
+                result.append(RayRef(name, self._namespace).summary(timeout_s))
+            except (ActorDead, AskTimeout):
+                log.debug("no summary from %s: it stopped or is busy", name)
+        return result
+
     def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Stop what this runtime spawned in reverse order (a supervisor stops its own subtree,
+        journal last), kill any straggler left in the namespace, then stop Ray if we started it."""
         for ref in reversed(list(self._spawned.values())):
             if not ref.stop(timeout_s):
+                log.error("actor %s did not stop within %.1fs at shutdown", ref.name, timeout_s)
                 self.abandon(ref)
         self._spawned.clear()
+        if ray.is_initialized():
+            for name in reversed(self.names()):
+                log.warning("actor %s outlived its supervisor at shutdown; killing it", name)
+                self.abandon(RayRef(name, self._namespace))
+        if self._timers is not None:
+            self._timers.close()
+            self._timers = None
         if self._owns_ray:
             ray.shutdown()
+            self._owns_ray = False
