@@ -29,6 +29,7 @@ __all__ = [
     "QueryRefused",
     "ReadStream",
     "Stats",
+    "query",
     "read_stream",
 ]
 
@@ -270,3 +271,15 @@ def read_stream(
     """Ask the journal for a stream and decode it in the caller (who knows its event types)."""
     records = journal.ask(ReadStream(stream_id=stream_id, after_seq=after_seq), timeout_s)
     return decode_all(records)
+
+
+def query(
+    journal: Ref | Address, sql: str, params: tuple[Any, ...] = (), *, timeout_s: float = 10.0
+) -> list[tuple[Any, ...]]:
+    """Ask the journal for a report query's rows. A refusal is a bug in the caller's SQL, so it
+    raises (crashing the caller, whose supervisor retries it) rather than passing as no rows."""
+    rows = journal.ask(Query(sql=sql, params=params), timeout_s)
+    if isinstance(rows, QueryRefused):
+        msg = f"the journal refused a query: {rows.reason}"
+        raise RuntimeError(msg)  # noqa: TRY004 - a refusal value, not a type error
+    return list(rows)

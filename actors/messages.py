@@ -38,6 +38,7 @@ from venues.types import (
     OrderUpdate,
     TokenId,
     TradeUpdate,
+    timeframe_label,
 )
 
 __all__ = [
@@ -94,8 +95,7 @@ class Outcome(StrEnum):
 
 
 def window_id(window: MarketWindow) -> str:
-    minutes = window.timeframe_s // 60
-    frame = f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+    frame = timeframe_label(window.timeframe_s)
     start = datetime.fromtimestamp(window.start, tz=UTC).strftime("%Y-%m-%dT%H:%MZ")
     return f"{window.asset}-{frame}-{start}"
 

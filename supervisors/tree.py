@@ -28,7 +28,7 @@ from pathlib import Path
 from actors.config import ConfigActor
 from actors.discovery import DiscoveryActor
 from actors.feed import FeedActor
-from actors.journal import JournalActor, Query, QueryRefused
+from actors.journal import JournalActor, query
 from actors.messages import Outcome, position_actor, window_actor
 from actors.monitor import MonitorActor
 from actors.position import PositionActor
@@ -196,14 +196,7 @@ def _window_start(settings: Settings) -> Callable[[MarketWindow], Factory]:
 def _journal_query(
     runtime: Runtime,
 ) -> Callable[[str, tuple[object, ...]], list[tuple[object, ...]]]:
-    def query(sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
-        rows = runtime.address(JOURNAL).ask(Query(sql=sql, params=params), 10.0)
-        if isinstance(rows, QueryRefused):
-            msg = f"the journal refused a recovery query: {rows.reason}"
-            raise RuntimeError(msg)  # noqa: TRY004 - a refusal, not a type error
-        return list(rows)
-
-    return query
+    return partial(query, runtime.address(JOURNAL))
 
 
 def _open_windows(

@@ -41,6 +41,7 @@ __all__ = [
     "TradeUpdate",
     "UserEvent",
     "WindowListed",
+    "timeframe_label",
 ]
 
 ZERO = Decimal(0)
@@ -84,6 +85,13 @@ class OrderUpdateKind(StrEnum):
     PLACEMENT = "PLACEMENT"
     UPDATE = "UPDATE"
     CANCELLATION = "CANCELLATION"
+
+
+def timeframe_label(timeframe_s: int) -> str:
+    """The slug's duration label: 300 -> '5m', 900 -> '15m', 3600 -> '1h', 14400 -> '4h'."""
+    if timeframe_s % 3600 == 0:
+        return f"{timeframe_s // 3600}h"
+    return f"{timeframe_s // 60}m"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

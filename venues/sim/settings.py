@@ -11,19 +11,14 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from venues.types import timeframe_label
+
 __all__ = ["ALLOWED_TICK_SIZES", "SimAsset", "SimBookShape", "SimSettings", "timeframe_label"]
 
 # Polymarket's CLOB accepts these tick sizes (reference/polymarket_api.md, `TickSize`).
 ALLOWED_TICK_SIZES = frozenset(Decimal(t) for t in ("0.1", "0.01", "0.001", "0.0001"))
 
 _SECONDS_PER_DAY = 86_400
-
-
-def timeframe_label(timeframe_s: int) -> str:
-    """The slug's duration label: 300 -> '5m', 900 -> '15m', 3600 -> '1h', 14400 -> '4h'."""
-    if timeframe_s % 3600 == 0:
-        return f"{timeframe_s // 3600}h"
-    return f"{timeframe_s // 60}m"
 
 
 class SimAsset(BaseModel):
