@@ -49,6 +49,7 @@ class MonitorActor(Actor):
         self._risk = risk
         self._reported: dict[tuple[str, str], Violation] = {}
         self._since_seq = 0
+        self._checked_seq = 0  # events up to here were checked: a pass looks at what is newer
 
     def on_start(self) -> None:
         self._since_seq = last_run_start(self._query)
@@ -68,11 +69,10 @@ class MonitorActor(Actor):
                 return super().receive(message)
 
     def _check(self) -> list[Violation]:
-        new = [
-            v
-            for v in find_violations(self._query, self._since_seq)
-            if (v.invariant, v.subject) not in self._reported
-        ]
+        (latest,) = self._query("SELECT coalesce(max(seq), 0) FROM events", ())[0]
+        found = find_violations(self._query, self._since_seq, self._checked_seq)
+        self._checked_seq = max(self._checked_seq, int(str(latest)))
+        new = [v for v in found if (v.invariant, v.subject) not in self._reported]
         if not new:
             return []
         now = self.ctx.clock.now()

@@ -20,7 +20,7 @@ Query = Callable[[str, tuple[Any, ...]], Sequence[tuple[Any, ...]]]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Check:
     invariant: str
-    sql: str  # one positional parameter per `?`: all are since_seq
+    sql: str  # with $1 and $2 placeholders (see CHECKS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,49 +30,56 @@ class Violation:
     detail: str
 
 
+# Each check takes two parameters: $1 `since` (the run's first seq: the history a check may
+# look at) and $2 `new` (the last seq already checked: a violation must involve a row after
+# it). So a pass costs what arrived since the previous one, not the whole run.
 CHECKS = (
     Check(
         invariant="2: no duplicate orders (one client id reached the venue twice)",
         sql="SELECT payload->>'client_id', 'order ids: ' || string_agg(DISTINCT "
-        "payload->>'order_id', ',') FROM events WHERE seq > ? AND type = 'OrderAccepted' "
+        "payload->>'order_id', ',') FROM events WHERE seq > $1 AND type = 'OrderAccepted' "
+        "AND payload->>'client_id' IN (SELECT payload->>'client_id' FROM events "
+        "WHERE seq > $2 AND type = 'OrderAccepted') "
         "GROUP BY 1 HAVING count(DISTINCT payload->>'order_id') > 1",
     ),
     Check(
         invariant="2: at most one entry per (window, side)",
         sql="SELECT payload->>'position_id', count(*) || ' entries decided' FROM events "
-        "WHERE seq > ? AND type = 'EntryDecided' GROUP BY 1 HAVING count(*) > 1",
+        "WHERE seq > $1 AND type = 'EntryDecided' AND payload->>'position_id' IN ("
+        "SELECT payload->>'position_id' FROM events WHERE seq > $2 AND type = 'EntryDecided') "
+        "GROUP BY 1 HAVING count(*) > 1",
     ),
     Check(
         invariant="3: capital is reserved before it is spent",
         sql="SELECT o.payload->>'position_id', 'opened with reservation ' || "
         "(o.payload->>'reservation_id') || ' that risk never granted' FROM events o "
-        "WHERE o.seq > ? AND o.type = 'PositionOpened' AND NOT EXISTS ("
+        "WHERE o.seq > greatest($1, $2) AND o.type = 'PositionOpened' AND NOT EXISTS ("
         "  SELECT 1 FROM events r WHERE r.type = 'CapitalReserved' AND r.seq < o.seq"
         "  AND r.payload->>'reservation_id' = o.payload->>'reservation_id')",
     ),
     Check(
         invariant="7: the kill switch keeps protection (no exit or stop cancelled by it)",
         sql="SELECT payload->>'client_id', payload->>'reason' FROM events "
-        "WHERE seq > ? AND type = 'OrderCancelled' AND ("
+        "WHERE seq > greatest($1, $2) AND type = 'OrderCancelled' AND ("
         "payload->>'client_id' LIKE '%/exit/%' OR payload->>'client_id' LIKE '%/stop/%') "
         "AND lower(payload->>'reason') LIKE '%kill%'",
     ),
     Check(
         invariant="11: sizes never round up (2 decimals at most, never above the intent's cap)",
         sql="SELECT payload->>'client_id', 'size ' || (payload->>'size') FROM events "
-        "WHERE seq > ? AND type = 'OrderIntent' AND ("
+        "WHERE seq > greatest($1, $2) AND type = 'OrderIntent' AND ("
         "CAST(payload->>'size' AS DECIMAL(24, 8)) <> "
         "floor(CAST(payload->>'size' AS DECIMAL(24, 8)) * 100) / 100)",
     ),
 )
 
 
-def find_violations(query: Query, since_seq: int) -> list[Violation]:
-    """Every violation in the events after `since_seq`, in check order."""
+def find_violations(query: Query, since_seq: int, new_since: int = 0) -> list[Violation]:
+    """Every violation in the events after `since_seq` that involves an event after
+    `new_since` (0: all of them), in check order."""
     found: list[Violation] = []
     for check in CHECKS:
-        params = (since_seq,) * check.sql.count("?")
-        for subject, detail in query(check.sql, params):
+        for subject, detail in query(check.sql, (since_seq, new_since)):
             found.append(
                 Violation(invariant=check.invariant, subject=str(subject), detail=str(detail))
             )
