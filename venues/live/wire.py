@@ -13,6 +13,7 @@ Shapes and pitfalls are in shared/reference/polymarket_api.md (2.8 REST, 4 webso
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -30,6 +31,7 @@ from venues.types import (
     ConditionId,
     LastTrade,
     MarketResolved,
+    MarketWindow,
     NewMarket,
     OrderId,
     OrderResult,
@@ -91,6 +93,7 @@ __all__ = [
     "parse_positions",
     "parse_trade",
     "parse_trades_page",
+    "up_down_window",
 ]
 
 DEFAULT_TICK_SIZE = Decimal("0.01")
@@ -851,9 +854,14 @@ def parse_frame(
     the owner and address of every `order` event join the identity before the frame's trades
     are read: the user channel only sends orders that are ours, and a resting order is always
     placed before it fills as maker. The identity used is returned in `FrameParse.identity`."""
-    stripped = (text.decode() if isinstance(text, bytes) else text).strip()
     try:
-        return FrameParse(notices=(ServerNotice(stripped),), identity=identity)
+        stripped = (text.decode() if isinstance(text, bytes) else text).strip()
+    except UnicodeDecodeError as error:
+        problem = WireError(path="$", problem=f"not UTF-8 text: {error.reason}")
+        return FrameParse(rejected_count=1, errors=(problem,), identity=identity)
+    try:
+        # Case-insensitive: the CLOB answers "PONG", the price stream (RTDS) "pong".
+        return FrameParse(notices=(ServerNotice(stripped.upper()),), identity=identity)
     except ValueError:
         pass  # not a notice: JSON
     try:
@@ -1079,6 +1087,40 @@ def parse_gamma_market(raw: object, path: str = "$") -> GammaMarket:
         closed=_flag(obj, "closed", path, default=False),
         accepting_orders=_flag(obj, "acceptingOrders", path, default=False),
         neg_risk=_flag(obj, "negRisk", path, default=False),
+    )
+
+
+_UP_DOWN_SLUG = re.compile(r"^(?P<asset>[a-z0-9]+)-updown-(?P<timeframe>\d+[mhd])-(?P<start>\d+)$")
+_TIMEFRAME_UNIT_S = {"m": 60, "h": 3600, "d": 86400}
+
+
+def up_down_window(market: GammaMarket) -> MarketWindow | None:
+    """The Up-or-Down window a Gamma market is, or None when it is not one (another kind of
+    market, outcomes other than Up/Down) or is not hydrated yet (ask again later).
+
+    Slugs are `{asset}-updown-{timeframe}-{window start, epoch s}`, e.g.
+    `btc-updown-15m-1773307200`; the start in the slug is authoritative (Gamma's `startDate`
+    is the listing time, not the window start)."""
+    matched = _UP_DOWN_SLUG.match(market.slug)
+    if matched is None or not market.is_hydrated:
+        return None
+    outcomes = [outcome.lower() for outcome in market.outcomes]
+    if sorted(outcomes) != ["down", "up"]:
+        return None
+    timeframe = matched["timeframe"]
+    timeframe_s = int(timeframe[:-1]) * _TIMEFRAME_UNIT_S[timeframe[-1]]
+    start = float(matched["start"])
+    return MarketWindow(
+        asset=matched["asset"].upper(),
+        timeframe_s=timeframe_s,
+        start=start,
+        end=start + timeframe_s,
+        condition_id=market.condition_id,
+        up_token=market.token_ids[outcomes.index("up")],
+        down_token=market.token_ids[outcomes.index("down")],
+        slug=market.slug,
+        tick_size=market.tick_size if market.tick_size is not None else DEFAULT_TICK_SIZE,
+        min_order_size=market.min_order_size if market.min_order_size is not None else Decimal(5),
     )
 
 

@@ -29,6 +29,7 @@ from venues.live.wire import (
     parse_positions,
     parse_trade,
     parse_trades_page,
+    up_down_window,
 )
 from venues.port import ALREADY_GONE
 from venues.types import (
@@ -473,6 +474,15 @@ def test_the_up_down_gamma_market_gives_its_window_and_tokens() -> None:
     assert market.min_order_size == Decimal(5)
     assert market.is_hydrated
     assert (market.active, market.closed, market.accepting_orders) == (True, False, True)
+    window = up_down_window(market)
+    assert window is not None
+    assert (window.asset, window.timeframe_s, window.start, window.end) == (
+        "BTC",
+        300,
+        1773307200.0,
+        1773307500.0,
+    )
+    assert (window.up_token, window.down_token) == market.token_ids
 
 
 @pytest.mark.parametrize(

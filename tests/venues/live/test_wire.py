@@ -46,6 +46,7 @@ from venues.live.wire import (
     parse_positions,
     parse_trade,
     parse_trades_page,
+    up_down_window,
 )
 from venues.port import ALREADY_GONE, CancelResult
 from venues.types import (
@@ -55,6 +56,7 @@ from venues.types import (
     ConditionId,
     LastTrade,
     MarketResolved,
+    MarketWindow,
     NewMarket,
     OrderId,
     OrderResult,
@@ -1182,3 +1184,52 @@ def test_encoded_order_responses_cancels_and_balances_parse_back() -> None:
         "allowances": {"0xE111": "1000000000"},
     }
     assert parse_balance_allowance(encode_balance_allowance(balance)) == balance
+
+
+def test_bytes_that_are_not_utf8_are_one_rejection_not_a_crash() -> None:
+    parsed = parse_frame(b"\xff\xfe{")
+
+    assert parsed.rejected_count == 1
+    assert "not UTF-8" in parsed.errors[0].problem
+
+
+def test_the_price_streams_lower_case_pong_is_a_notice() -> None:
+    assert parse_frame("pong").notices == (ServerNotice.PONG,)
+
+
+def test_an_up_down_gamma_market_is_a_window_from_its_slug() -> None:
+    window = up_down_window(parse_gamma_market(gamma_market()))
+
+    assert window == MarketWindow(
+        asset="BTC",
+        timeframe_s=900,
+        start=1773307200.0,
+        end=1773308100.0,
+        condition_id=CID,
+        up_token=UP,
+        down_token=DOWN,
+        slug="btc-updown-15m-1773307200",
+        tick_size=Decimal("0.01"),
+        min_order_size=Decimal(5),
+    )
+
+
+def test_an_up_down_window_finds_its_tokens_by_outcome_not_by_position() -> None:
+    reversed_market = gamma_market(outcomes='["Down", "Up"]', clobTokenIds=json.dumps([DOWN, UP]))
+
+    window = up_down_window(parse_gamma_market(reversed_market))
+
+    assert window is not None
+    assert (window.up_token, window.down_token) == (UP, DOWN)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"slug": "will-btc-hit-100k"},
+        {"outcomes": '["Yes", "No"]'},
+        {"clobTokenIds": '["", ""]'},
+    ],
+)
+def test_other_markets_and_unhydrated_ones_are_not_windows(overrides: Json) -> None:
+    assert up_down_window(parse_gamma_market(gamma_market(**overrides))) is None
