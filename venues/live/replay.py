@@ -1,8 +1,8 @@
 """Replay of recorded websocket frames through the wire parser: counts frames, events and
 rejected frames, and hands every parsed event to a callback (the replay mode's actors).
 
-A recording is either a file with one raw frame per line (what live mode records), or a
-directory of JSON files with one frame each (like shared/fixtures/polymarket/ws_messages).
+A recording is a file with one raw frame per line (what live mode records), a directory of
+JSON files with one frame each (like shared/fixtures/polymarket/ws_messages), or one such file.
 Reading is lazy, line by line, so a long recording is never held in memory. This module only
 reads files; it starts no threads and takes no clock: events carry their recorded timestamps.
 """
@@ -49,12 +49,15 @@ class ReplayResult:
 
 def iter_frames(source: Path | Iterable[str]) -> Iterator[tuple[str, str]]:
     """(where, frame text) for each frame of a recording: a directory (each `*.json` file is
-    one frame, in name order), a file (one frame per line; blank lines are skipped), or
-    already-read lines."""
+    one frame, in name order), a `.json` file (one frame), any other file (one frame per line,
+    e.g. `.jsonl`; blank lines are skipped), or already-read lines."""
     if isinstance(source, Path):
         if source.is_dir():
             for path in sorted(source.glob("*.json")):
                 yield path.name, path.read_text(encoding="utf-8")
+            return
+        if source.suffix == ".json":  # one frame, possibly pretty-printed over many lines
+            yield source.name, source.read_text(encoding="utf-8")
             return
         with source.open(encoding="utf-8") as lines:
             yield from _non_blank(lines, source.name)

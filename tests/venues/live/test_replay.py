@@ -141,3 +141,12 @@ def test_replay_over_the_shared_websocket_fixtures_rejects_no_frame() -> None:
     assert result.rejected_frames == 0
     assert result.frames == len(list(SHARED_WS.glob("*.json")))
     assert result.events >= result.frames
+
+
+def test_a_single_pretty_printed_json_file_is_one_frame() -> None:
+    seen: list[WireEvent] = []
+
+    result = replay_frames(FIXTURES / "frames" / "01_book.json", seen.append)
+
+    assert (result.frames, result.rejected_frames) == (1, 0)
+    assert [type(event) for event in seen] == [BookSnapshot]
