@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from venues.live.wire import (
     LAST_CURSOR,
@@ -1233,3 +1235,28 @@ def test_an_up_down_window_finds_its_tokens_by_outcome_not_by_position() -> None
 )
 def test_other_markets_and_unhydrated_ones_are_not_windows(overrides: Json) -> None:
     assert up_down_window(parse_gamma_market(gamma_market(**overrides))) is None
+
+
+prices = st.integers(min_value=1, max_value=999).map(lambda n: Decimal(n).scaleb(-3))
+sizes = st.integers(min_value=1, max_value=10**9).map(lambda n: Decimal(n).scaleb(-2))
+
+
+@given(
+    bid_prices=st.sets(prices, max_size=30),
+    ask_prices=st.sets(prices, max_size=30),
+    size=sizes,
+    millis=st.integers(min_value=1_600_000_000_000, max_value=2_000_000_000_000),
+)
+def test_any_book_the_local_exchange_encodes_parses_back_exactly(
+    bid_prices: set[Decimal], ask_prices: set[Decimal], size: Decimal, millis: int
+) -> None:
+    book = BookSnapshot(
+        condition_id=CID,
+        token_id=UP,
+        bids=tuple(BookLevel(p, size) for p in sorted(bid_prices, reverse=True)),
+        asks=tuple(BookLevel(p, size) for p in sorted(ask_prices)),
+        tick_size=Decimal("0.001"),
+        timestamp=millis / 1000,
+    )
+
+    assert parse_frame(json.dumps(encode_book(book))).events == (book,)
