@@ -79,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
     report = sub.add_parser("report", help="totals from the journal (bot not running)")
     report.add_argument("--config", type=Path, default=None, dest="report_config")
+    replay = sub.add_parser(
+        "replay", help="parse recorded Polymarket websocket frames and count what they hold"
+    )
+    replay.add_argument(
+        "--feed",
+        type=Path,
+        required=True,
+        help="one JSON frame per line, or a directory of JSON files",
+    )
+    replay.add_argument("--summary-json", type=Path, dest="replay_summary")
     return parser
 
 
@@ -426,6 +436,27 @@ def report(config: Path | None) -> int:
     return 0
 
 
+def replay(feed: Path, summary_json: Path | None) -> int:
+    """Recorded frames through the live parser. (Pushing them on through the actors on the
+    deterministic runtime comes with the live feed actors.)"""
+    from venues.live.replay import replay_frames
+
+    if not feed.exists():
+        print(f"no feed at {feed}", file=sys.stderr)
+        return 2
+    result = replay_frames(feed)
+    summary = result.summary()
+    print(
+        f"replayed {summary['frames']} frames: {summary['events']} events, "
+        f"{summary['rejected_frames']} rejected frames"
+    )
+    for error in result.errors:
+        print(f"  {error}", file=sys.stderr)
+    if summary_json is not None:
+        summary_json.write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     match args.command:
@@ -437,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
             return code
         case "report":
             return report(args.report_config or args.config)
+        case "replay":
+            return replay(args.feed, args.replay_summary)
         case _:
             return run_bot(args)
 

@@ -314,3 +314,24 @@ def test_a_stop_requested_from_a_signal_handler_always_ends_the_main_loop():
         signals.setitimer(signals.ITIMER_REAL, 0)
         signals.signal(signals.SIGALRM, previous)
     assert outcome == (0, "signal SIGALRM")
+
+
+FIXTURE_FRAMES = (
+    Path(run.__file__).resolve().parent.parent / "shared/fixtures/polymarket/ws_messages"
+)
+
+
+@pytest.mark.skipif(not FIXTURE_FRAMES.is_dir(), reason="the shared fixtures folder is absent")
+def test_replay_of_the_recorded_websocket_frames_rejects_none(tmp_path):
+    done = run_py("replay", "--feed", str(FIXTURE_FRAMES), "--summary-json", "s.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["frames"] == 36
+    assert summary["events"] >= 36
+    assert summary["rejected_frames"] == 0
+
+
+def test_replay_of_a_missing_feed_exits_2(tmp_path):
+    done = run_py("replay", "--feed", str(tmp_path / "nothing.jsonl"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no feed" in done.stderr
