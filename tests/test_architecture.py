@@ -18,6 +18,10 @@ PURE = (
     "supervisors/intensity.py",
     "state/events.py",
     "state/fold.py",
+    "state/invariants.py",
+    "state/report.py",
+    "state/recovery.py",
+    "venues/live/wire.py",
 )
 IMPURE_FOR_PURE_CODE = BACKENDS | {"threading", "time", "duckdb", "socket", "websocket"}
 
