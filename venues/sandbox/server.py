@@ -389,7 +389,7 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     socket = _Socket(ws)
     writer = asyncio.get_running_loop().create_task(socket.write_all(server))
-    server.sockets.add(ws)
+    server.sockets[ws] = request.transport
     key: int | None = None
     try:
         async for message in ws:
@@ -404,7 +404,7 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
     finally:
         if key is not None:
             server.state.remove_subscriber(key)
-        server.sockets.discard(ws)
+        server.sockets.pop(ws, None)
         socket.queue.put_nowait(None)
         with contextlib.suppress(asyncio.CancelledError):
             await writer
@@ -517,7 +517,8 @@ class SandboxServer:
     def __init__(self, state: SandboxState, wall_clock: Clock) -> None:
         self.state = state
         self.wall_clock = wall_clock
-        self.sockets: set[web.WebSocketResponse] = set()
+        # Open websockets, with their connection to cut for the "dropped socket" fault.
+        self.sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = {}
         self.is_silent = False
         self.url = ""
         self.ws_url = ""
@@ -581,7 +582,12 @@ class SandboxServer:
     async def _step_forever(self) -> None:
         interval = self.state.settings.tick_interval_s
         while True:
-            self.state.step(wall_now=self.wall_clock.now())
+            try:
+                self.state.step(wall_now=self.wall_clock.now())
+            except Exception:
+                # A market that stops moving must not go unnoticed: say why, then stop.
+                _log.exception("sandbox market step failed; the market is frozen")
+                raise
             await asyncio.sleep(interval)
 
     def stop(self) -> None:
@@ -619,11 +625,13 @@ class SandboxServer:
     def drop_sockets(self) -> None:
         """Fault: close every websocket abruptly, as a dropped connection."""
 
-        async def close_all() -> None:
-            for ws in tuple(self.sockets):
-                await ws.close(code=1006, message=b"")
+        def cut_all(_: SandboxState) -> None:
+            # No close frame: the peer sees the connection vanish, as on a network failure.
+            for transport in tuple(self.sockets.values()):
+                if transport is not None:
+                    transport.abort()
 
-        asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(timeout=10)
+        self.call(cut_all)
 
     def set_silent(self, is_silent: bool) -> None:
         """Fault: keep sockets open and answering PING, but deliver no data."""

@@ -37,8 +37,9 @@ from venues.paper.faults import FaultSettings
 from venues.paper.settings import PaperSettings
 from venues.sandbox import SandboxServer, SandboxSettings, serve
 from venues.sandbox.orders import EXCHANGE_V2
+from venues.sandbox.state import SandboxState
 from venues.sim.settings import SimAsset, SimSettings
-from venues.types import MarketWindow
+from venues.types import LastTrade, MarketWindow, Side
 
 START = 1_767_225_600.0 + 120  # two minutes into a 15-minute window
 
@@ -380,3 +381,105 @@ def test_a_missed_heartbeat_cancels_every_open_order() -> None:
         while clob.get_open_orders() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert clob.get_open_orders() == []
+
+
+def _user_socket(server: SandboxServer, client: ClobClient) -> websocket.WebSocket:
+    creds = client.creds
+    ws = websocket.create_connection(server.ws_url + "user", timeout=5)
+    auth = {"apiKey": creds.api_key, "secret": creds.api_secret, "passphrase": creds.api_passphrase}
+    ws.send(json.dumps({"type": "user", "auth": auth}))
+    ws.send("PING")
+    assert ws.recv() == "PONG"
+    return ws
+
+
+def test_a_resting_order_hit_by_the_market_is_our_maker_fill(
+    server: SandboxServer, client: ClobClient
+) -> None:
+    window = _window(server)
+    token = window.up_token
+    bid, _ = _best(client.get_order_book(token))
+    ws = _user_socket(server, client)
+    try:
+        order_id = _post(client, token, bid, 20, "BUY")["orderID"]
+        assert json.loads(ws.recv())["type"] == "PLACEMENT"
+        # A market taker sells through our price.
+        hit = LastTrade(
+            condition_id=window.condition_id,
+            token_id=token,
+            price=bid,
+            size=Decimal(500),
+            side=Side.SELL,
+            timestamp=START,
+        )
+
+        def trade_through_our_bid(state: SandboxState) -> None:
+            state.exchange.on_market_event(hit)
+            state.publish()
+
+        server.call(trade_through_our_bid)
+        frames = [json.loads(ws.recv()) for _ in range(2)]
+        trade = next(f for f in frames if f["event_type"] == "trade")
+        assert trade["trader_side"] == "MAKER"
+        assert trade["side"] == "SELL"  # the top level describes the taker
+        (ours,) = trade["maker_orders"]
+        assert (ours["order_id"], ours["side"]) == (order_id, "BUY")
+        assert Decimal(ours["matched_amount"]) == 20
+        assert ours["owner"] == client.creds.api_key
+    finally:
+        ws.close()
+    (row,) = client.get_trades()
+    assert row["maker_orders"][0]["order_id"] == order_id
+    assert client.get_open_orders() == []
+
+
+def test_a_killed_fok_order_is_refused_and_cancelled_under_its_own_id(
+    server: SandboxServer, client: ClobClient
+) -> None:
+    token = _window(server).up_token
+    bid, _ = _best(client.get_order_book(token))
+    ws = _user_socket(server, client)
+    try:
+        signed = client.create_order(
+            OrderArgs(token_id=token, price=float(bid - Decimal("0.05")), size=10, side="BUY")
+        )
+        with pytest.raises(PolyApiException) as refused:
+            client.post_order(signed, OrderType.FOK)
+        assert refused.value.status_code == 400
+        assert "FOK orders are fully filled or killed" in refused.value.error_msg["error"]
+        event = json.loads(ws.recv())
+        assert event["type"] == "CANCELLATION"
+        assert event["status"].startswith("CANCELED_order couldn't be fully filled")
+        assert event["id"] == signed_order_id(signed)
+    finally:
+        ws.close()
+    # The same signed order again is a duplicate, not a second order.
+    with pytest.raises(PolyApiException, match="duplicate"):
+        client.post_order(signed, OrderType.FOK)
+
+
+def signed_order_id(signed: Any) -> str:
+    builder = ExchangeOrderBuilderV2(EXCHANGE_V2, 137, Signer(Account.create().key.hex(), 137))
+    order_hash: str = builder.build_order_hash(builder.build_order_typed_data(signed))
+    return order_hash
+
+
+def test_sockets_can_be_dropped_or_silenced_as_faults(
+    server: SandboxServer, client: ClobClient
+) -> None:
+    window = _window(server)
+    ws = websocket.create_connection(server.ws_url + "market", timeout=5)
+    try:
+        ws.send(json.dumps({"type": "market", "assets_ids": [window.up_token]}))
+        assert json.loads(ws.recv())[0]["event_type"] == "book"
+        server.set_silent(True)
+        bid, _ = _best(client.get_order_book(window.up_token))
+        _post(client, window.up_token, bid - Decimal("0.06"), 9, "BUY")
+        ws.send("PING")
+        assert ws.recv() == "PONG"  # alive, but the price change never came
+        server.set_silent(False)
+        server.drop_sockets()
+        with pytest.raises(websocket.WebSocketConnectionClosedException):
+            ws.recv()
+    finally:
+        ws.close()
