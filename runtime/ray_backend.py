@@ -31,6 +31,7 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,50 @@ class _Err:
     error: BaseException
 
 
+class _Outbox:
+    """Tells made while a handler runs leave as one call per target when it returns.
+
+    A Ray call costs about as much as a thousand in-process tells, and the simulated market
+    publishes a tick's events one tell each: sent one by one they swamp the feed (measured: a
+    5-minute run never caught up). Per sender/receiver FIFO is kept: one batch per target, in
+    order, and an ask or stop from the handler sends what is waiting first. Tells from other
+    threads (timers, the driver) leave at once."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[None]:
+        if getattr(self._local, "batches", None) is not None:
+            yield  # a nested handler (a batch of messages): the outermost one sends
+            return
+        self._local.batches = {}
+        try:
+            yield
+        finally:
+            self.flush()
+            self._local.batches = None
+
+    def add(self, handle: Any, message: object) -> bool:
+        """Keep `message` for the end of the handler; False when no handler runs here."""
+        batches: dict[Any, tuple[Any, list[object]]] | None = getattr(self._local, "batches", None)
+        if batches is None:
+            return False
+        batches.setdefault(handle._actor_id, (handle, []))[1].append(message)
+        return True
+
+    def flush(self) -> None:
+        batches = getattr(self._local, "batches", None)
+        if not batches:
+            return
+        self._local.batches = {}
+        for handle, messages in batches.values():
+            handle.deliver_batch.remote(tuple(messages))
+
+
+_OUTBOX = _Outbox()
+
+
 @dataclass(eq=False)
 class RayRef:
     """A picklable handle: a name in a namespace, resolved to a Ray actor handle on use.
@@ -133,9 +178,12 @@ class RayRef:
         return self._handle
 
     def tell(self, message: object) -> None:
-        self.handle().deliver.remote(message)
+        handle = self.handle()
+        if not _OUTBOX.add(handle, message):
+            handle.deliver.remote(message)
 
     def ask(self, message: object, timeout_s: float = 5.0) -> Any:
+        _OUTBOX.flush()  # the target sees this handler's earlier tells first
         try:
             reply = ray.get(self.handle().call.remote(message), timeout=timeout_s)
         except GetTimeoutError as e:
@@ -153,6 +201,7 @@ class RayRef:
         return reply.value
 
     def stop(self, timeout_s: float | None = 5.0) -> bool:
+        _OUTBOX.flush()
         try:
             ray.get(self.handle().stop.remote(), timeout=timeout_s)
         except ActorDead:
@@ -243,14 +292,24 @@ class _Host:
         actor = self.factory()
         actor.ctx = _Context(self, runtime, self_ref)
         self.actor = actor
-        try:
-            actor.on_start()
-        except Exception as e:  # noqa: BLE001 - reported to the spawner as StartFailed
-            self.poisoned = True
-            return InitFailed(error=repr(e), traceback=traceback.format_exc())
+        with _OUTBOX.collecting():
+            try:
+                actor.on_start()
+            except Exception as e:  # noqa: BLE001 - reported to the spawner as StartFailed
+                self.poisoned = True
+                return InitFailed(error=repr(e), traceback=traceback.format_exc())
         return None
 
     def deliver(self, message: object) -> None:
+        with _OUTBOX.collecting():
+            self._deliver(message)
+
+    def deliver_batch(self, messages: tuple[object, ...]) -> None:
+        with _OUTBOX.collecting():
+            for message in messages:
+                self._deliver(message)
+
+    def _deliver(self, message: object) -> None:
         if self.poisoned or self.actor is None:
             log.debug("dead letter to %s: %r", self.name, message)
             return
@@ -264,13 +323,18 @@ class _Host:
         if self.poisoned or self.actor is None:
             return _Err(ActorDead(f"{self.name} is stopping"))
         self.messages += 1
-        try:
-            return _Ok(self.actor.receive(message))
-        except Exception as e:  # noqa: BLE001 - the asker gets it; the actor crashes
-            self._crash(e)
-            return _Err(e)
+        with _OUTBOX.collecting():
+            try:
+                return _Ok(self.actor.receive(message))
+            except Exception as e:  # noqa: BLE001 - the asker gets it; the actor crashes
+                self._crash(e)
+                return _Err(e)
 
     def stop(self, reason: ExitReason | None = None) -> bool:
+        with _OUTBOX.collecting():
+            return self._stop(reason)
+
+    def _stop(self, reason: ExitReason | None) -> bool:
         if self.poisoned or self.actor is None:
             return True
         self.poisoned = True
@@ -307,10 +371,17 @@ class _Host:
         report_exit(self.name, self.incarnation, reason, self.watcher)
         self._exit_soon()
 
+    def exit_process(self) -> None:
+        """Queued by `_exit_soon`, so it runs after the reply of the call that stopped us has
+        left. A kill through Ray's control store frees the name at once; `exit_actor` or a
+        plain process exit left it held for seconds, until Ray noticed."""
+        ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
+
     def _exit_soon(self) -> None:
-        # Exit after the current call has returned its reply, so the asker sees our answer.
-        handle = ray.get_runtime_context().current_actor
-        threading.Thread(target=lambda: ray.kill(handle, no_restart=True), daemon=True).start()
+        _OUTBOX.flush()  # the exit notice and every earlier tell leave before the process does
+        # Through our own mailbox, so the current call's reply reaches its asker first (a kill
+        # from a thread raced it and lost the reply); messages queued before it are refused.
+        ray.get_runtime_context().current_actor.exit_process.remote()
 
 
 class _Context:
@@ -344,6 +415,7 @@ class _Context:
 
     def stop_self(self, reason: ExitReason | None = None) -> None:
         # Through our own mailbox, so the current message finishes first.
+        _OUTBOX.flush()
         self._self_ref.handle().stop.remote(reason or Normal())
 
 
@@ -416,6 +488,22 @@ class _TimerThread:
                     item.target.tell(item.message)
                 except ActorDead:
                     log.debug("timer for %s fired after it stopped", item.target.name)
+
+
+def _holder_state(name: str, namespace: str) -> str:
+    """'live' (answers as a running incarnation), 'dead' (gone, or stopped and exiting), or
+    'unknown' (busy or dying: no answer yet)."""
+    try:
+        handle = RayRef(name, namespace).handle()
+    except ActorDead:
+        return "dead"
+    try:
+        answer = ray.get(handle.ping.remote(), timeout=PING_TIMEOUT_S)
+    except RayActorError:
+        return "dead"
+    except GetTimeoutError:
+        return "unknown"
+    return "dead" if answer is None else "live"
 
 
 def _put_checkout_on_pythonpath() -> None:
@@ -522,15 +610,16 @@ class RayRuntime:
                     factory, name, incarnation, watcher, self._namespace, self._clock
                 )
             except ValueError as e:
-                holder = RayRef(name, self._namespace)
-                if holder.is_alive() or time.monotonic() > deadline:
-                    msg = f"actor name {name!r} is held by a live actor"
+                holder = _holder_state(name, self._namespace)
+                if holder == "live" or time.monotonic() > deadline:
+                    msg = f"actor name {name!r} is held by a live actor ({holder})"
                     raise NameTaken(msg) from e
-                # A process killed from outside (`ray.kill`, OOM) keeps its name until Ray has
-                # noticed, which took over 10 s on a busy machine; telling Ray it is dead frees
-                # the name now. It does not answer pings, or has already reported its exit.
-                with contextlib.suppress(ActorDead):
-                    ray.kill(holder.handle(), no_restart=True)
+                if holder == "dead":
+                    # A process killed from outside (`ray.kill`, OOM) keeps its name until Ray
+                    # has noticed, which took over 10 s on a busy machine; telling Ray it is
+                    # dead frees the name now. It has already reported its exit, or never will.
+                    with contextlib.suppress(ActorDead):
+                        ray.kill(RayRef(name, self._namespace).handle(), no_restart=True)
                 time.sleep(0.05)
 
     def lookup(self, name: str) -> Ref:

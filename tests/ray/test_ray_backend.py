@@ -38,6 +38,7 @@ class Toy(Actor):
         self.count = 0
         self.stop_log = stop_log
         self.tick_at: float | None = None
+        self.log: list[int] = []
 
     def receive(self, message: object) -> object:
         match message:
@@ -61,6 +62,15 @@ class Toy(Actor):
                 return self.tick_at
             case "now":
                 return self.ctx.clock.now()
+            case ("append", int(n)):
+                self.log.append(n)
+                return None
+            case "log":
+                return tuple(self.log)
+            case ("relay", str(target), int(n)):
+                for i in range(n):
+                    self.ctx.runtime.lookup(target).tell(("append", i))
+                return self.ctx.runtime.lookup(target).ask("log", 10.0)
             case _:
                 return super().receive(message)
 
@@ -207,6 +217,18 @@ def test_an_ask_whose_target_becomes_unavailable_mid_call_has_an_unknown_outcome
         ref.ask("bump", 1.0)
     # Callers that already treat a timeout as "outcome unknown, reconcile" handle it unchanged.
     assert isinstance(raised.value, AskTimeout)
+
+
+def test_tells_from_a_handler_arrive_in_order_and_before_its_later_ask(ray_runtime: Any) -> None:
+    relay = ray_runtime.spawn(Toy, name="toy/relay")
+    sink = ray_runtime.spawn(Toy, name="toy/sink")
+    try:
+        # The 500 tells leave as one batch; the ask must not overtake them.
+        assert relay.ask(("relay", "toy/sink", 500), 30.0) == tuple(range(500))
+        assert sink.summary().messages == 501
+    finally:
+        relay.stop()
+        sink.stop()
 
 
 def test_is_alive_is_true_for_a_live_actor_and_false_once_its_process_is_gone(
