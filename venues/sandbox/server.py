@@ -56,16 +56,16 @@ class _Handlers:
     """The HTTP routes; `server` gives the state and the wall clock for auth."""
 
     def __init__(self, server: SandboxServer) -> None:
-        self._server = server
+        self.server = server
 
     @property
     def _state(self) -> SandboxState:
-        return self._server.state
+        return self.server.state
 
     def _skew_now(self, claimed: str) -> float:
         # Clients sign with their wall clock, or with /time under use_server_time; a timestamp
         # close to either is fresh.
-        wall, simulated = self._server.wall_clock.now(), self._state.clock.now()
+        wall, simulated = self.server.wall_clock.now(), self._state.clock.now()
         try:
             seconds = float(claimed)
         except ValueError:
@@ -320,7 +320,33 @@ class _Handlers:
 
     async def heartbeat(self, request: web.Request) -> web.Response:
         await self._l2(request)
-        return web.json_response(self._state.heartbeat(wall_now=self._server.wall_clock.now()))
+        return web.json_response(self._state.heartbeat(wall_now=self.server.wall_clock.now()))
+
+
+class _OffChainHandlers:
+    """Gamma (`/gamma/...`) and Data API (`/data-api/...`): their own hosts on the venue, so a
+    config points `gamma_host` at `<url>/gamma` and `data_host` at `<url>/data-api`."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self._server = server
+
+    async def markets(self, request: web.Request) -> web.Response:
+        return web.json_response(self._server.state.gamma_markets(request.query))
+
+    async def market_by_slug(self, request: web.Request) -> web.Response:
+        rows = self._server.state.gamma_markets({"slug": request.match_info["slug"]})
+        if not rows:
+            return _error(404, "market not found")
+        return web.json_response(rows[0])
+
+    async def events(self, request: web.Request) -> web.Response:
+        return web.json_response(self._server.state.gamma_events(request.query))
+
+    async def positions(self, request: web.Request) -> web.Response:
+        user = request.query.get("user", "")
+        if not user:
+            return _error(400, "user is required")
+        return web.json_response(self._server.state.positions(user))
 
 
 def _credentials_json(credentials: ApiCredentials) -> dict[str, str]:
@@ -671,6 +697,11 @@ def _routes(app: web.Application, h: _Handlers) -> None:
     app.router.add_get("/balance-allowance/update", h.update_balance_allowance)
     app.router.add_post("/v1/heartbeats", h.heartbeat)
     app.router.add_get("/ws/{channel}", _websocket)
+    off_chain = _OffChainHandlers(h.server)
+    app.router.add_get("/gamma/markets", off_chain.markets)
+    app.router.add_get("/gamma/markets/slug/{slug}", off_chain.market_by_slug)
+    app.router.add_get("/gamma/events", off_chain.events)
+    app.router.add_get("/data-api/positions", off_chain.positions)
 
 
 def serve(

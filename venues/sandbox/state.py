@@ -29,6 +29,7 @@ from venues.errors import (
     VenueTimeout,
 )
 from venues.paper.exchange import PaperExchange
+from venues.paper.ledger import Account
 from venues.port import CancelResult
 from venues.sandbox import wire
 from venues.sandbox.auth import ApiCredentials, derive_credentials
@@ -54,9 +55,11 @@ from venues.types import (
     OrderResult,
     OrderUpdate,
     PriceChange,
+    Side,
     SpotPrice,
     TickSizeChange,
     TokenId,
+    TradeStatus,
     TradeUpdate,
     UserEvent,
     WindowListed,
@@ -79,6 +82,8 @@ SPENDERS = (EXCHANGE_V2, NEG_RISK_EXCHANGE_V2, NEG_RISK_ADAPTER)
 """The contracts `allowances` is keyed by, as on the venue."""
 
 Frame = dict[str, Any]
+
+_GAMMA = ("slug", "condition_ids", "clob_token_ids")
 
 _TRADING_MODES = frozenset({"post_only_mode", "cancel_only_mode", "trading_disabled"})
 
@@ -400,6 +405,82 @@ class SandboxState:
         self._heartbeat_deadline = wall_now + self.settings.heartbeat_timeout_s
         self.heartbeat_id = str(uuid.uuid4())
         return {"heartbeat_id": self.heartbeat_id}
+
+    # === Gamma and Data API ====================================================================
+
+    def _gamma_market(self, window: MarketWindow) -> Frame:
+        winner = self.winner(window.condition_id)
+        if winner is not None:
+            up = Decimal(1) if winner == window.up_token else Decimal(0)
+        else:
+            mid = self.book(window.up_token).midpoint
+            up = mid if mid is not None else Decimal("0.5")
+        return wire.gamma_market_json(
+            window,
+            tick_size=self.tick_size(window.up_token),
+            outcome_prices=(up, 1 - up),
+            is_closed=self.is_closed(window.condition_id),
+            is_resolved=winner is not None,
+        )
+
+    def gamma_markets(self, query: Mapping[str, str]) -> list[Frame]:
+        """Gamma GET /markets (and /events, `as_events`) with the filters discovery uses."""
+        wanted = {name: set(filter(None, query.get(name, "").split(","))) for name in _GAMMA}
+        rows = []
+        for window in self.windows.values():
+            if wanted["slug"] and window.slug not in wanted["slug"]:
+                continue
+            if wanted["condition_ids"] and window.condition_id not in wanted["condition_ids"]:
+                continue
+            if wanted["clob_token_ids"] and wanted["clob_token_ids"].isdisjoint(window.tokens):
+                continue
+            market = self._gamma_market(window)
+            if query.get("closed") in ("true", "false") and market["closed"] != (
+                query["closed"] == "true"
+            ):
+                continue
+            rows.append(market)
+        return rows
+
+    def gamma_events(self, query: Mapping[str, str]) -> list[Frame]:
+        series = query.get("series_slug", "")
+        events = [
+            wire.gamma_event_json(self.windows[ConditionId(market["conditionId"])], market)
+            for market in self.gamma_markets(query)
+        ]
+        return [event for event in events if not series or event["seriesSlug"] == series]
+
+    def positions(self, wallet: str) -> list[Frame]:
+        """Data API GET /positions: every outcome token the paper account holds."""
+        bought: dict[TokenId, tuple[Decimal, Decimal]] = {}
+        for trade in self.exchange.trades():
+            if trade.side is Side.BUY and trade.status is not TradeStatus.FAILED:
+                shares, cost = bought.get(trade.token_id, (Decimal(0), Decimal(0)))
+                bought[trade.token_id] = (shares + trade.size, cost + trade.size * trade.price)
+        rows = []
+        for window in self.windows.values():
+            winner = self.winner(window.condition_id)
+            for token in window.tokens:
+                size = self.exchange.holding(Account.US, token)
+                if size <= 0:
+                    continue
+                shares, cost = bought.get(token, (Decimal(0), Decimal(0)))
+                if winner is not None:
+                    price = Decimal(1) if token == winner else Decimal(0)
+                else:
+                    price = self.book(token).midpoint or Decimal(0)
+                rows.append(
+                    wire.data_position_json(
+                        window,
+                        wallet=wallet,
+                        token=token,
+                        size=size,
+                        avg_price=cost / shares if shares else Decimal(0),
+                        current_price=price,
+                        is_redeemable=winner == token,
+                    )
+                )
+        return rows
 
     # === market data ===========================================================================
 

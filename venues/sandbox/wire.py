@@ -469,3 +469,92 @@ def page_json(items: Sequence[dict[str, Any]], *, cursor: str, limit: int) -> di
     end = offset + len(chunk)
     next_cursor = END_CURSOR if end >= len(items) else base64.b64encode(str(end).encode()).decode()
     return {"data": chunk, "next_cursor": next_cursor, "limit": limit, "count": len(chunk)}
+
+
+# --- Gamma and Data API (served under /gamma and /data-api of the sandbox) ----------------------
+
+
+def gamma_market_json(
+    window: MarketWindow,
+    *,
+    tick_size: Decimal,
+    outcome_prices: tuple[Decimal, Decimal],
+    is_closed: bool,
+    is_resolved: bool,
+) -> dict[str, Any]:
+    """A Gamma market: `outcomes`, `clobTokenIds` and `outcomePrices` are JSON inside strings."""
+    up, down = outcome_prices
+    return {
+        "id": str(int(window.condition_id[2:14], 16)),
+        "question": f"{window.asset} Up or Down",
+        "conditionId": window.condition_id,
+        "questionID": window.condition_id,
+        "slug": window.slug,
+        "version": "v1",
+        "outcomes": json.dumps(["Up", "Down"]),
+        "clobTokenIds": json.dumps(list(window.tokens)),
+        "outcomePrices": json.dumps([decimal_text(up), decimal_text(down)]),
+        "eventStartTime": _iso(window.start),
+        "endDate": _iso(window.end),
+        "active": True,
+        "closed": is_resolved,
+        "archived": False,
+        "acceptingOrders": not is_closed,
+        "enableOrderBook": True,
+        "orderPriceMinTickSize": float(tick_size),  # JSON numbers on Gamma
+        "orderMinSize": float(window.min_order_size),
+        "negRisk": False,
+        "feesEnabled": True,
+    }
+
+
+def gamma_event_json(window: MarketWindow, market: dict[str, Any]) -> dict[str, Any]:
+    """A Gamma event: one per window, holding its one market."""
+    series = f"{window.asset.lower()}-up-or-down-{window.slug.split('-')[2]}"
+    return {
+        "id": market["id"],
+        "slug": window.slug,
+        "title": market["question"],
+        "seriesSlug": series,
+        "startTime": _iso(window.start),
+        "endDate": _iso(window.end),
+        "active": True,
+        "closed": market["closed"],
+        "markets": [market],
+    }
+
+
+def data_position_json(
+    window: MarketWindow,
+    *,
+    wallet: str,
+    token: TokenId,
+    size: Decimal,
+    avg_price: Decimal,
+    current_price: Decimal,
+    is_redeemable: bool,
+) -> dict[str, Any]:
+    """One row of the Data API's /positions (numbers are JSON numbers there)."""
+    index = window.tokens.index(token)
+    outcome, opposite = ("Up", "Down") if index == 0 else ("Down", "Up")
+    return {
+        "proxyWallet": wallet,
+        "asset": token,
+        "conditionId": window.condition_id,
+        "size": float(size),
+        "avgPrice": float(avg_price),
+        "initialValue": float(size * avg_price),
+        "currentValue": float(size * current_price),
+        "curPrice": float(current_price),
+        "redeemable": is_redeemable,
+        "mergeable": False,
+        "title": f"{window.asset} Up or Down",
+        "slug": window.slug,
+        "eventSlug": window.slug,
+        "outcome": outcome,
+        "outcomeIndex": index,
+        "oppositeOutcome": opposite,
+        "oppositeAsset": window.tokens[1 - index],
+        "endDate": _iso(window.end),
+        "negativeRisk": False,
+    }

@@ -13,6 +13,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 import websocket
 from eth_account import Account
@@ -33,7 +34,9 @@ from py_clob_client_v2.order_utils.exchange_order_builder_v2 import ExchangeOrde
 from py_clob_client_v2.signer import Signer
 
 from runtime.clock import ManualClock
+from venues.live import wire as live_wire
 from venues.paper.faults import FaultSettings
+from venues.paper.ledger import Account as PaperAccount
 from venues.paper.settings import PaperSettings
 from venues.sandbox import SandboxServer, SandboxSettings, serve
 from venues.sandbox.orders import EXCHANGE_V2
@@ -483,3 +486,47 @@ def test_sockets_can_be_dropped_or_silenced_as_faults(
             ws.recv()
     finally:
         ws.close()
+
+
+def test_the_live_adapters_parsers_read_everything_the_sandbox_says(
+    server: SandboxServer, client: ClobClient, wallet: Any
+) -> None:
+    window = _window(server)
+    identity = live_wire.Identity.of(api_keys=[client.creds.api_key], addresses=[wallet.address])
+    (event,) = httpx.get(f"{server.url}/gamma/events", params={"slug": window.slug}).json()
+    assert event["seriesSlug"] == "btc-up-or-down-15m"
+    parsed = live_wire.up_down_window(live_wire.parse_gamma_market(event["markets"][0]))
+    assert parsed is not None
+    assert (parsed.condition_id, parsed.tokens, parsed.start, parsed.end) == (
+        window.condition_id,
+        window.tokens,
+        window.start,
+        window.end,
+    )
+    market_ws = websocket.create_connection(server.ws_url + "market", timeout=5)
+    user_ws = _user_socket(server, client)
+    try:
+        market_ws.send(json.dumps({"type": "market", "assets_ids": list(window.tokens)}))
+        frames = [market_ws.recv()]
+        _, ask = _best(client.get_order_book(window.up_token))
+        answer = _post(client, window.up_token, ask, 10, "BUY")
+        frames += [market_ws.recv() for _ in range(2)]  # last trade, price change
+        user_frames = [user_ws.recv()]
+    finally:
+        market_ws.close()
+        user_ws.close()
+    for frame in frames:
+        assert live_wire.parse_frame(frame).rejected_count == 0, frame
+    (user_frame,) = user_frames
+    trades = live_wire.parse_frame(user_frame, identity).events
+    assert [(t.order_id, t.size, t.price) for t in trades] == [  # type: ignore[union-attr]
+        (answer["orderID"], Decimal(10), ask)
+    ]
+    assert live_wire.parse_order_response(answer, "c1").order_id == answer["orderID"]
+    (row,) = client.get_trades()
+    assert live_wire.parse_trade(row, identity)[0].is_maker is False
+    positions = httpx.get(f"{server.url}/data-api/positions", params={"user": wallet.address})
+    (position,) = live_wire.parse_positions(positions.json())
+    held = server.call(lambda state: state.exchange.holding(PaperAccount.US, window.up_token))
+    assert Decimal(9) < held < Decimal(10)  # the taker fee is paid in shares
+    assert (position.token_id, position.size, position.avg_price) == (window.up_token, held, ask)
