@@ -28,6 +28,7 @@ from venues.sandbox.orders import InvalidOrderPayload, parse_wire_order
 from venues.sandbox.settings import SandboxSettings
 from venues.sandbox.state import (
     MarketSubscriber,
+    PriceSubscriber,
     SandboxState,
     UserSubscriber,
     venue_error_status,
@@ -42,6 +43,7 @@ _STATE = web.AppKey("state", SandboxState)
 _NO_ORDERBOOK = "No orderbook exists for the requested token id"
 _INVALID_SUBSCRIPTION = "invalid subscription payload"
 _MAX_BATCH = 15
+_PRICE_TOPICS = frozenset({wire.CHAINLINK_TOPIC, wire.BINANCE_TOPIC})
 
 
 def _error(status: int, text: str) -> web.Response:
@@ -400,7 +402,7 @@ class _Socket:
 
     async def write_all(self, server: SandboxServer) -> None:
         while (text := await self.queue.get()) is not None:
-            if server.is_silent and text != "PONG":
+            if server.is_silent and text.upper() != "PONG":
                 continue  # the "silent socket" fault: open, answering PING, no data
             with contextlib.suppress(ConnectionResetError):
                 await self.ws.send_str(text)
@@ -534,6 +536,73 @@ def _operation(state: SandboxState, key: int, socket: _Socket, message: dict[str
             user.markets -= markets
 
 
+async def _price_stream(request: web.Request) -> web.WebSocketResponse:
+    """The real-time price stream (RTDS): `{"action": "subscribe", "subscriptions": [...]}`,
+    text `ping` answered `pong`, updates per simulated step of each followed asset."""
+    server = request.app[_SERVER]
+    ws = web.WebSocketResponse(autoping=True)
+    await ws.prepare(request)
+    socket = _Socket(ws)
+    writer = asyncio.get_running_loop().create_task(socket.write_all(server))
+    server.sockets[ws] = request.transport
+    subscriber = PriceSubscriber(send=socket.send)
+    key = server.state.add_price_subscriber(subscriber)
+    try:
+        async for message in ws:
+            if message.type is WSMsgType.TEXT:
+                _on_price_text(server.state, subscriber, socket, message.data)
+    finally:
+        server.state.remove_subscriber(key)
+        server.sockets.pop(ws, None)
+        socket.queue.put_nowait(None)
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+    return ws
+
+
+def _on_price_text(
+    state: SandboxState, subscriber: PriceSubscriber, socket: _Socket, text: str
+) -> None:
+    if text.strip().lower() == "ping":
+        socket.send("pong")
+        return
+    try:
+        message = json.loads(text)
+    except json.JSONDecodeError:
+        return  # the stream ignores what it cannot read
+    if not isinstance(message, dict) or message.get("action") not in ("subscribe", "unsubscribe"):
+        return
+    streams = set()
+    for item in message.get("subscriptions") or []:
+        if not isinstance(item, dict) or item.get("topic") not in _PRICE_TOPICS:
+            continue
+        topic = str(item["topic"])
+        symbol = _filtered_symbol(item.get("filters"))
+        for asset in state.assets():
+            if symbol is None or symbol == wire.rtds_symbol(asset, topic):
+                streams.add((topic, asset))
+    if message["action"] == "unsubscribe":
+        subscriber.streams -= streams
+        return
+    for topic, asset in sorted(streams - subscriber.streams):
+        points = state.recent_spots(asset)
+        if points:
+            subscriber.send(wire.rtds_dump(points, topic, asset))
+    subscriber.streams |= streams
+
+
+def _filtered_symbol(filters: object) -> str | None:
+    """The symbol a subscription's `filters` (JSON inside a string) names, None for all."""
+    if not isinstance(filters, str) or not filters:
+        return None
+    try:
+        parsed = json.loads(filters)
+    except json.JSONDecodeError:
+        return None
+    symbol = parsed.get("symbol") if isinstance(parsed, dict) else None
+    return str(symbol).lower() if symbol else None
+
+
 # --- the server ---------------------------------------------------------------------------------
 
 
@@ -548,6 +617,7 @@ class SandboxServer:
         self.is_silent = False
         self.url = ""
         self.ws_url = ""
+        self.rtds_url = ""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="polymarket-sandbox", daemon=True)
         self._started = threading.Event()
@@ -598,6 +668,7 @@ class SandboxServer:
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
         self.ws_url = f"ws://{host}:{port}/ws/"
+        self.rtds_url = f"ws://{host}:{port}/rtds"
 
     async def _close(self) -> None:
         for ws in tuple(self.sockets):
@@ -697,6 +768,7 @@ def _routes(app: web.Application, h: _Handlers) -> None:
     app.router.add_get("/balance-allowance/update", h.update_balance_allowance)
     app.router.add_post("/v1/heartbeats", h.heartbeat)
     app.router.add_get("/ws/{channel}", _websocket)
+    app.router.add_get("/rtds", _price_stream)
     off_chain = _OffChainHandlers(h.server)
     app.router.add_get("/gamma/markets", off_chain.markets)
     app.router.add_get("/gamma/markets/slug/{slug}", off_chain.market_by_slug)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -69,6 +70,7 @@ __all__ = [
     "HOUSE_ADDRESS",
     "SPENDERS",
     "MarketSubscriber",
+    "PriceSubscriber",
     "SandboxState",
     "UserSubscriber",
     "venue_error_status",
@@ -84,6 +86,7 @@ SPENDERS = (EXCHANGE_V2, NEG_RISK_EXCHANGE_V2, NEG_RISK_ADAPTER)
 Frame = dict[str, Any]
 
 _GAMMA = ("slug", "condition_ids", "clob_token_ids")
+_SPOT_HISTORY = 60  # points of each asset a new price subscription gets first
 
 _TRADING_MODES = frozenset({"post_only_mode", "cancel_only_mode", "trading_disabled"})
 
@@ -95,6 +98,14 @@ class MarketSubscriber:
     send: Callable[[Frame], None]
     assets: set[TokenId] = field(default_factory=set)
     custom_features: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class PriceSubscriber:
+    """A price-stream (RTDS) socket: (topic, asset) pairs it follows; `send` queues one frame."""
+
+    send: Callable[[Frame], None]
+    streams: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -128,6 +139,8 @@ class SandboxState:
         self._pending: list[MarketEvent | UserEvent] = []
         self.market_subscribers: dict[int, MarketSubscriber] = {}
         self.user_subscribers: dict[int, UserSubscriber] = {}
+        self.price_subscribers: dict[int, PriceSubscriber] = {}
+        self._spots: dict[str, deque[SpotPrice]] = {}
         self._subscriber_ids = itertools.count(1)
         self._heartbeat_deadline: float | None = None
         self.heartbeat_id: str | None = None
@@ -142,7 +155,7 @@ class SandboxState:
         for event in self.market.advance(self.clock.now()):
             match event:
                 case SpotPrice():
-                    continue  # the reference price is not a CLOB feed
+                    self._publish_spot(event)  # the price stream (RTDS), not the CLOB
                 case WindowListed():
                     self._remember(event.window)
                     self.exchange.on_market_event(event)
@@ -444,10 +457,18 @@ class SandboxState:
 
     def gamma_events(self, query: Mapping[str, str]) -> list[Frame]:
         series = query.get("series_slug", "")
-        events = [
-            wire.gamma_event_json(self.windows[ConditionId(market["conditionId"])], market)
-            for market in self.gamma_markets(query)
-        ]
+        events = []
+        for market in self.gamma_markets(query):
+            condition_id = ConditionId(market["conditionId"])
+            simulated = self.market.window(condition_id)
+            events.append(
+                wire.gamma_event_json(
+                    self.windows[condition_id],
+                    market,
+                    price_to_beat=simulated.price_to_beat,
+                    final_price=simulated.final_price,
+                )
+            )
         return [event for event in events if not series or event["seriesSlug"] == series]
 
     def positions(self, wallet: str) -> list[Frame]:
@@ -517,9 +538,28 @@ class SandboxState:
         self.user_subscribers[key] = subscriber
         return key
 
+    def add_price_subscriber(self, subscriber: PriceSubscriber) -> int:
+        key = next(self._subscriber_ids)
+        self.price_subscribers[key] = subscriber
+        return key
+
     def remove_subscriber(self, key: int) -> None:
         self.market_subscribers.pop(key, None)
         self.user_subscribers.pop(key, None)
+        self.price_subscribers.pop(key, None)
+
+    def assets(self) -> tuple[str, ...]:
+        return tuple(asset.symbol for asset in self.settings.sim.assets)
+
+    def recent_spots(self, asset: str) -> list[SpotPrice]:
+        return list(self._spots.get(asset, ()))
+
+    def _publish_spot(self, spot: SpotPrice) -> None:
+        self._spots.setdefault(spot.asset, deque(maxlen=_SPOT_HISTORY)).append(spot)
+        for subscriber in self.price_subscribers.values():
+            for topic, asset in subscriber.streams:
+                if asset == spot.asset:
+                    subscriber.send(wire.rtds_update(spot, topic))
 
     def initial_books(self, assets: set[TokenId]) -> list[Frame]:
         """The snapshot dump a new market subscription gets: one `book` per known token."""

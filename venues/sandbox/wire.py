@@ -30,6 +30,7 @@ from venues.types import (
     OrderUpdate,
     PriceChange,
     Side,
+    SpotPrice,
     TickSizeChange,
     TokenId,
     TradeUpdate,
@@ -508,8 +509,20 @@ def gamma_market_json(
     }
 
 
-def gamma_event_json(window: MarketWindow, market: dict[str, Any]) -> dict[str, Any]:
-    """A Gamma event: one per window, holding its one market."""
+def gamma_event_json(
+    window: MarketWindow,
+    market: dict[str, Any],
+    *,
+    price_to_beat: Decimal | None,
+    final_price: Decimal | None,
+) -> dict[str, Any]:
+    """A Gamma event: one per window, holding its one market; `eventMetadata` carries the
+    reference prices the window resolves on, once known."""
+    metadata: dict[str, float] = {}
+    if price_to_beat is not None:
+        metadata["priceToBeat"] = float(price_to_beat)
+    if final_price is not None:
+        metadata["finalPrice"] = float(final_price)
     series = f"{window.asset.lower()}-up-or-down-{window.slug.split('-')[2]}"
     return {
         "id": market["id"],
@@ -520,6 +533,7 @@ def gamma_event_json(window: MarketWindow, market: dict[str, Any]) -> dict[str, 
         "endDate": _iso(window.end),
         "active": True,
         "closed": market["closed"],
+        "eventMetadata": metadata,
         "markets": [market],
     }
 
@@ -557,4 +571,45 @@ def data_position_json(
         "oppositeAsset": window.tokens[1 - index],
         "endDate": _iso(window.end),
         "negativeRisk": False,
+    }
+
+
+# --- RTDS (the real-time price stream, served at /rtds) -----------------------------------------
+
+CHAINLINK_TOPIC = "crypto_prices_chainlink"
+BINANCE_TOPIC = "crypto_prices"
+
+
+def rtds_symbol(asset: str, topic: str) -> str:
+    """The stream's symbol of an asset: "btc/usd" on Chainlink, "btcusdt" on Binance."""
+    return f"{asset.lower()}usdt" if topic == BINANCE_TOPIC else f"{asset.lower()}/usd"
+
+
+def rtds_update(spot: SpotPrice, topic: str) -> dict[str, Any]:
+    """One price update; `value` is a JSON float on the wire, `full_accuracy_value` exact."""
+    return {
+        "topic": topic,
+        "type": "update",
+        "timestamp": round(spot.timestamp * 1000),
+        "payload": {
+            "symbol": rtds_symbol(spot.asset, topic),
+            "timestamp": round(spot.timestamp * 1000),
+            "value": float(spot.price),
+            "full_accuracy_value": decimal_text(spot.price),
+        },
+    }
+
+
+def rtds_dump(points: Sequence[SpotPrice], topic: str, asset: str) -> dict[str, Any]:
+    """What a new subscription gets first: the recent points of one symbol."""
+    return {
+        "topic": topic,
+        "type": "subscribe",
+        "timestamp": round(points[-1].timestamp * 1000) if points else 0,
+        "payload": {
+            "symbol": rtds_symbol(asset, topic),
+            "data": [
+                {"timestamp": round(p.timestamp * 1000), "value": float(p.price)} for p in points
+            ],
+        },
     }

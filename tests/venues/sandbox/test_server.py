@@ -530,3 +530,38 @@ def test_the_live_adapters_parsers_read_everything_the_sandbox_says(
     held = server.call(lambda state: state.exchange.holding(PaperAccount.US, window.up_token))
     assert Decimal(9) < held < Decimal(10)  # the taker fee is paid in shares
     assert (position.token_id, position.size, position.avg_price) == (window.up_token, held, ask)
+
+
+def test_the_market_and_the_price_stream_move_on_their_own_at_the_configured_speed() -> None:
+    with serve(_settings(speed=120.0, tick_interval_s=0.02)) as running:
+        window = _window(running)
+        prices = websocket.create_connection(running.rtds_url, timeout=5)
+        market = websocket.create_connection(running.ws_url + "market", timeout=5)
+        try:
+            subscription = {
+                "topic": "crypto_prices_chainlink",
+                "type": "*",
+                "filters": json.dumps({"symbol": "btc/usd"}),
+            }
+            prices.send(json.dumps({"action": "subscribe", "subscriptions": [subscription]}))
+            dump = live_wire.parse_frame(prices.recv())
+            assert dump.rejected_count == 0
+            assert dump.events
+            assert {e.asset for e in dump.events} == {"BTC"}  # type: ignore[union-attr]
+            update = live_wire.parse_frame(prices.recv())
+            assert update.events[0].timestamp >= dump.events[-1].timestamp
+            prices.send("ping")
+            while (text := prices.recv()) != "pong":
+                assert json.loads(text)["type"] == "update"
+
+            market.send(json.dumps({"type": "market", "assets_ids": list(window.tokens)}))
+            market.recv()  # the book dump
+            # Nobody trades here: whatever comes next is the simulated market moving.
+            moved = live_wire.parse_frame(market.recv())
+            assert moved.rejected_count == 0
+            assert moved.events
+        finally:
+            prices.close()
+            market.close()
+        (event,) = httpx.get(f"{running.url}/gamma/events", params={"slug": window.slug}).json()
+        assert event["eventMetadata"]["priceToBeat"] > 0
