@@ -230,6 +230,7 @@ class SandboxState:
             result = self.exchange.place_order(request)
         except VenueError:
             self._claim((request,), ())
+            self._forget_unplaced((request,))
             self.publish()
             raise
         self._claim((request,), (result,))
@@ -242,9 +243,11 @@ class SandboxState:
             results = self.exchange.place_orders(requests)
         except VenueError:
             self._claim(requests, ())
+            self._forget_unplaced(requests)
             self.publish()
             raise
         self._claim(requests, results)
+        self._forget_unplaced(requests)
         self.publish()
         return [
             wire.order_response_json(self._on_wire(result), self._trade_ids_of(result))
@@ -286,6 +289,17 @@ class SandboxState:
                     self._link(event.order_id, OrderId(request.client_id))
                     open_requests.remove(request)
                     break
+
+    def forget(self, order_id: OrderId) -> None:
+        """Drop a prepared order that never reached the exchange, so it may be posted again."""
+        self._contexts.pop(order_id, None)
+        self._created_at.pop(order_id, None)
+
+    def _forget_unplaced(self, requests: tuple[OrderRequest, ...]) -> None:
+        # Refused before it existed (425, 5xx, a rule): the same signed order may come again.
+        for request in requests:
+            if OrderId(request.client_id) not in self._paper_of:
+                self.forget(OrderId(request.client_id))
 
     def _trade_ids_of(self, result: OrderResult) -> list[str]:
         if result.order_id is None:

@@ -359,16 +359,24 @@ def test_a_ping_before_the_subscription_closes_the_socket(server: SandboxServer)
         ws.close()
 
 
-def test_a_maintenance_window_of_the_paper_exchange_answers_http_425() -> None:
-    paper = PaperSettings(faults=FaultSettings(maintenance_windows=((START - 1, START + 60),)))
-    with serve(_settings(paper=paper), clock=ManualClock(START)) as running:
+def test_a_maintenance_window_answers_http_425_and_the_same_order_is_accepted_after() -> None:
+    paper = PaperSettings(faults=FaultSettings(maintenance_windows=((START - 1, START + 2),)))
+    clock = ManualClock(START)
+    with serve(_settings(paper=paper), clock=clock) as running:
         clob = ClobClient(running.url, chain_id=137, key=Account.create().key.hex())
         clob.set_api_creds(clob.create_or_derive_api_key())
         token = _window(running).up_token
         bid, _ = _best(clob.get_order_book(token))
+        signed = clob.create_order(
+            OrderArgs(token_id=token, price=float(bid - Decimal("0.05")), size=10, side="BUY")
+        )
         with pytest.raises(PolyApiException) as refused:
-            _post(clob, token, bid - Decimal("0.05"), 10, "BUY")
+            clob.post_order(signed, OrderType.GTC)
         assert refused.value.status_code == 425
+        assert clob.get_open_orders() == []
+        clock.advance(3)
+        # It never existed, so posting the very same signed order again is no duplicate.
+        assert clob.post_order(signed, OrderType.GTC)["status"] == "live"
 
 
 def test_a_missed_heartbeat_cancels_every_open_order() -> None:
