@@ -24,6 +24,7 @@ high-rate market data must stay inside the process that consumes it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import logging
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
     from runtime.api import Actor
     from runtime.clock import Clock
 
-__all__ = ["HostSummary", "RayRef", "RayRuntime"]
+__all__ = ["HostSummary", "RayRef", "RayRuntime", "init_ray"]
 
 log = logging.getLogger(__name__)
 
@@ -490,6 +491,13 @@ class _TimerThread:
                     log.debug("timer for %s fired after it stopped", item.target.name)
 
 
+@functools.cache
+def _remote_host_class() -> Any:
+    """`ray.remote` rewrites the class's methods in place (tracing wrappers); doing it once per
+    process rather than once per spawn keeps their signatures stable."""
+    return ray.remote(_Host)
+
+
 def _holder_state(name: str, namespace: str) -> str:
     """'live' (answers as a running incarnation), 'dead' (gone, or stopped and exiting), or
     'unknown' (busy or dying: no answer yet)."""
@@ -511,6 +519,49 @@ def _put_checkout_on_pythonpath() -> None:
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if str(_ROOT) not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([str(_ROOT), *paths])
+
+
+_STARTED_HERE = threading.Event()
+
+
+def init_ray(
+    address: str | None = None,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    num_cpus: int = 2,
+    include_dashboard: bool = True,
+    clock: Clock | None = None,
+) -> None:
+    """Start a local Ray (or join `address` / `RAY_ADDRESS`) unless this process is connected.
+
+    `ray.init` takes 5-30 s; call this before anchoring a `SimulatedClock`, or that much
+    simulated time (30 minutes at 60x) passes before the first actor starts, and the simulated
+    market must publish all of it at once. `RayRuntime` calls it too (a no-op by then)."""
+    if ray.is_initialized():
+        return
+    cluster = _resolve_address(address)
+    if cluster is not None and type(clock).__name__ == "SimulatedClock":
+        log.warning(
+            "joining Ray cluster %s with a SimulatedClock: its time is only shared by "
+            "processes on one machine; use RealClock on a multi-machine cluster",
+            cluster,
+        )
+    if cluster is None:
+        # Local workers inherit the driver's environment. A runtime_env would do the same
+        # but gives every actor a fresh worker process instead of a prestarted one
+        # (measured: 2 s instead of 0.2 s per actor).
+        _put_checkout_on_pythonpath()
+    ray.init(
+        address=cluster,
+        namespace=namespace,
+        num_cpus=None if cluster else num_cpus,
+        include_dashboard=None if cluster else include_dashboard,
+        dashboard_host="127.0.0.1",
+        log_to_driver=True,
+        # On a cluster, every node must have this checkout at the same path (docs/ray.md).
+        runtime_env={"env_vars": {"PYTHONPATH": str(_ROOT)}} if cluster else None,
+    )
+    _STARTED_HERE.set()
 
 
 def _resolve_address(address: str | None) -> str | None:
@@ -542,30 +593,16 @@ class RayRuntime:
         self._spawned: dict[str, RayRef] = {}  # insertion order = spawn order
         self._timers: _TimerThread | None = None
         self._timers_lock = threading.Lock()
-        if connect and not ray.is_initialized():
-            cluster = _resolve_address(address)
-            if cluster is not None and type(clock).__name__ == "SimulatedClock":
-                log.warning(
-                    "joining Ray cluster %s with a SimulatedClock: its time is only shared by "
-                    "processes on one machine; use RealClock on a multi-machine cluster",
-                    cluster,
-                )
-            if cluster is None:
-                # Local workers inherit the driver's environment. A runtime_env would do the same
-                # but gives every actor a fresh worker process instead of a prestarted one
-                # (measured: 2 s instead of 0.2 s per actor).
-                _put_checkout_on_pythonpath()
-            ray.init(
-                address=cluster,
+        if connect:
+            init_ray(
+                address,
                 namespace=namespace,
-                num_cpus=None if cluster else num_cpus,
-                include_dashboard=None if cluster else include_dashboard,
-                dashboard_host="127.0.0.1",
-                log_to_driver=True,
-                # On a cluster, every node must have this checkout at the same path (docs/ray.md).
-                runtime_env={"env_vars": {"PYTHONPATH": str(_ROOT)}} if cluster else None,
+                num_cpus=num_cpus,
+                include_dashboard=include_dashboard,
+                clock=clock,
             )
-            self._owns_ray = True
+            # Whoever started Ray in this process (run.py through init_ray, or we) stops it here.
+            self._owns_ray = _STARTED_HERE.is_set()
 
     @property
     def clock(self) -> Clock:
@@ -578,7 +615,7 @@ class RayRuntime:
     def spawn(
         self, factory: Factory, *, name: str, incarnation: int = 1, watcher: Ref | None = None
     ) -> Ref:
-        host_class = ray.remote(_Host).options(
+        host_class = _remote_host_class().options(
             name=name,
             namespace=self._namespace,
             num_cpus=0,  # our actors are I/O-bound; num_cpus=1 would cap a 2-core node at 2
@@ -678,4 +715,5 @@ class RayRuntime:
             self._timers = None
         if self._owns_ray:
             ray.shutdown()
+            _STARTED_HERE.clear()
             self._owns_ray = False
