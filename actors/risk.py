@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from actors.journal import AppendDurable, read_stream
+from actors.journal import AppendDurable, Query, QueryRefused, read_stream
 from actors.messages import (
     CancelEntries,
     GetBalance,
@@ -28,11 +28,13 @@ from actors.messages import (
     RiskState,
     UpdateBalance,
     position_actor,
+    window_actor,
 )
 from config.messages import ConfigChanged
 from config.settings import RiskSettings
 from runtime.api import Actor, ActorDead, AskTimeout, Timer
 from runtime.logs import ActorLogger, actor_logger
+from state.events import EventRecord, decode_all
 from state.risk import (
     DAY_S,
     STREAM,
@@ -43,12 +45,17 @@ from state.risk import (
     decide,
     evolve,
     initial_book,
+    journal_facts,
     observe_balance,
     owners_with_open_entries,
     rebuild_book,
     snapshot,
+    stale_releases,
 )
 from state.trading_events import CapitalRefused, RiskStateChanged
+
+# The facts risk reconciles its reservations with (see `state.risk.stale_releases`).
+_FACT_TYPES = ("PositionOpened", "PositionSettled", "WindowClosed")
 
 __all__ = ["RiskActor"]
 
@@ -64,8 +71,9 @@ class RiskActor(Actor):
     Accepts:
         Reserve: ask -> Granted | Refused (journaled before the reply: CapitalReserved or
             CapitalRefused).
-        ResizeReservation, ReleaseReservation: tells from positions (CapitalResized,
-            CapitalReleased). Unknown reservation ids are logged and ignored.
+        ResizeReservation, ReleaseReservation: tells or asks (-> None, once journaled) from
+            positions and windows (CapitalResized, CapitalReleased). Unknown reservation ids
+            are logged and ignored.
         Halt(reason), Resume(reason): ask or tell -> RiskState (RiskStateChanged).
         UpdateBalance(collateral): the venue's balance (also polled from `venue` every
             `balance_poll_interval_s` with `GetBalance`).
@@ -85,6 +93,12 @@ class RiskActor(Actor):
     every incarnation is given: the book's equity is it plus the realised P&L journaled since.
     `journal_after_seq` scopes the fold to one run (e.g. the seq of its RunStarted, when a paper
     run starts a fresh exchange on an old journal file); 0 folds the whole stream.
+
+    Releases are tells, so one can be lost (risk dead, or its mailbox dropped in a crash). On
+    start and on every tick risk reconciles its outstanding reservations with the journal (one
+    `Query`): an owner with a PositionSettled is released with that P&L; an owner that never
+    opened is released with 0 once its window closed or `orphan_grace_s` after the grant
+    (None: never by age). Each is journaled as CapitalReleased and logged with why.
     """
 
     def __init__(
@@ -100,8 +114,10 @@ class RiskActor(Actor):
         refusal_log_interval_s: float = 60.0,
         kill_switch_resend_s: float = 30.0,
         ask_timeout_s: float = 5.0,
+        orphan_grace_s: float | None = 120.0,
     ) -> None:
         for name, value in (
+            ("orphan_grace_s", orphan_grace_s),
             ("tick_interval_s", tick_interval_s),
             ("refusal_log_interval_s", refusal_log_interval_s),
             ("kill_switch_resend_s", kill_switch_resend_s),
@@ -124,6 +140,7 @@ class RiskActor(Actor):
         self._refusal_log_interval_s = refusal_log_interval_s
         self._kill_switch_resend_s = kill_switch_resend_s
         self._ask_timeout_s = ask_timeout_s
+        self._orphan_grace_s = orphan_grace_s
         self._book: RiskBook = initial_book(starting_collateral)
         self._timer: Timer | None = None
         self._next_balance_poll = -math.inf
@@ -151,6 +168,7 @@ class RiskActor(Actor):
         )
         self._poll_balance()
         self._run(Assess())
+        self._reconcile()
         if self._book.state is RiskState.HALTED:
             # The previous incarnation may have died before every position heard the switch.
             self._send_cancel_entries(only_due=False)
@@ -246,8 +264,58 @@ class RiskActor(Actor):
         if now >= self._next_balance_poll:
             self._poll_balance()
         self._run(Assess())
+        self._reconcile()
         self._send_cancel_entries(only_due=True)
         self._flush_refusal_log(now)
+
+    def _reconcile(self) -> None:
+        """Apply the releases the journal shows were owed (see `state.risk.stale_releases`)."""
+        book = self._book
+        if not book.reservations:
+            return
+        streams = sorted(
+            {position_actor(r.owner) for r in book.reservations}
+            | {window_actor(r.window_id) for r in book.reservations}
+        )
+        sql = (
+            "SELECT seq, event_id, stream_id, type, version, ts, payload FROM events "
+            f"WHERE seq > ? AND type IN ({', '.join('?' * len(_FACT_TYPES))}) "
+            f"AND stream_id IN ({', '.join('?' * len(streams))}) ORDER BY seq"
+        )
+        try:
+            rows = self.ctx.runtime.address(self._journal).ask(
+                Query(sql=sql, params=(self._journal_after_seq, *_FACT_TYPES, *streams)),
+                self._ask_timeout_s,
+            )
+        except (ActorDead, AskTimeout) as e:
+            self._logger().warning("reconcile_deferred", why=repr(e))
+            return
+        if isinstance(rows, QueryRefused):
+            # A bug in the query, not in risk's book: crashing would only loop; say it loudly.
+            self._logger().error("reconcile_refused", reason=rows.reason)
+            return
+        records = [
+            EventRecord(
+                seq=seq,
+                event_id=event_id,
+                stream_id=stream_id,
+                type_name=type_name,
+                version=version,
+                ts=ts,
+                payload=payload,
+            )
+            for seq, event_id, stream_id, type_name, version, ts, payload in rows
+        ]
+        facts = journal_facts(decode_all(records))
+        now = self.ctx.clock.now()
+        for release, why in stale_releases(self._book, facts, now, self._orphan_grace_s):
+            self._logger().warning(
+                "reservation_reconciled",
+                reservation=release.reservation_id,
+                realized_pnl=release.realized_pnl,
+                why=why,
+            )
+            self._run(release)
 
     def _poll_balance(self) -> None:
         if self._balance_poll_interval_s is None:

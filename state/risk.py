@@ -80,7 +80,10 @@ from state.trading_events import (
     CapitalReleased,
     CapitalReserved,
     CapitalResized,
+    PositionOpened,
+    PositionSettled,
     RiskStateChanged,
+    WindowClosed,
 )
 
 __all__ = [
@@ -88,6 +91,7 @@ __all__ = [
     "STREAM",
     "Assess",
     "Decision",
+    "JournalFacts",
     "Purpose",
     "RefusalReason",
     "Reservation",
@@ -102,12 +106,14 @@ __all__ = [
     "drawdown_pct",
     "evolve",
     "initial_book",
+    "journal_facts",
     "observe_balance",
     "owners_with_open_entries",
     "rebuild_book",
     "reservation_id",
     "roll_day",
     "snapshot",
+    "stale_releases",
 ]
 
 STREAM = "risk"
@@ -186,6 +192,7 @@ class Reservation:
     purpose: str
     # True from the grant until a resize says the funded order is over: the kill switch's list.
     is_entry_open: bool
+    reserved_at: float = 0.0  # when it was granted: an owner that never opens is let go later
 
 
 def _no_refusals() -> Mapping[str, float]:
@@ -286,6 +293,7 @@ def evolve(book: RiskBook, event: Event) -> RiskBook:
                 amount=event.amount,
                 purpose=event.purpose,
                 is_entry_open=True,
+                reserved_at=event.ts,
             )
             return replace(
                 book,
@@ -784,3 +792,99 @@ def _resume(
         detail = f"{reason}; today's loss {daily_loss(book)} keeps new entries closed"
         return (_change(book, RiskState.DEGRADED, StateCause.MANUAL_RESUME, detail, now),), ()
     return (_change(book, RiskState.NORMAL, StateCause.MANUAL_RESUME, reason, now),), ()
+
+
+# --- reconciliation with the journal ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalFacts:
+    """What the other streams say about the owners and windows of outstanding reservations."""
+
+    # Owner (position id) -> the reservation its PositionOpened names (the one its P&L goes to).
+    opened: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Owner -> the realised P&L of its PositionSettled.
+    settled: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+    closed_windows: frozenset[str] = frozenset()
+
+
+def journal_facts(events: Iterable[Event]) -> JournalFacts:
+    """Fold the PositionOpened, PositionSettled and WindowClosed events risk reconciles with
+    (any other event is ignored: the shell asks for these only)."""
+    opened: dict[str, str] = {}
+    settled: dict[str, Decimal] = {}
+    closed: set[str] = set()
+    for event in events:
+        match event:
+            case PositionOpened():
+                opened[event.position_id] = event.reservation_id
+            case PositionSettled():
+                settled[event.position_id] = event.realized_pnl
+            case WindowClosed():
+                closed.add(event.window_id)
+            case _:
+                pass
+    return JournalFacts(
+        opened=MappingProxyType(opened),
+        settled=MappingProxyType(settled),
+        closed_windows=frozenset(closed),
+    )
+
+
+def stale_releases(
+    book: RiskBook, facts: JournalFacts, now: float, orphan_grace_s: float | None
+) -> tuple[tuple[ReleaseReservation, str], ...]:
+    """The releases risk owes itself, each with why: the ones a position's tell never delivered.
+
+    - The owner settled (its PositionSettled is durable before its release is sent, so a
+      release lost with a dead or restarting risk is still known): the reservation its
+      PositionOpened names is released with the settlement's realised P&L, its scale-ins with
+      0, exactly what the position sends. Without this the loss never reaches the daily gate.
+    - The owner never opened, and its window closed, or `orphan_grace_s` passed since the
+      grant (a Reserve ask that timed out for the window but was granted here; an entry whose
+      position never started): released with 0, nothing was spent. The window gives up
+      starting such a position well before this grace, so no position trades on it later.
+
+    Releasing is idempotent: a release of what is no longer outstanding is ignored by `decide`.
+    """
+    releases: list[tuple[ReleaseReservation, str]] = []
+    for r in book.reservations:
+        pnl = facts.settled.get(r.owner)
+        if pnl is not None:
+            # Its P&L goes once, to the reservation its PositionOpened names (the first one
+            # it holds if that fact is missing).
+            main = facts.opened.get(r.owner) or next(
+                x.reservation_id for x in book.reservations if x.owner == r.owner
+            )
+            is_main = main == r.reservation_id
+            releases.append(
+                (
+                    ReleaseReservation(
+                        reservation_id=r.reservation_id,
+                        realized_pnl=pnl if is_main else ZERO,
+                        timestamp=now,
+                    ),
+                    f"position {r.owner} settled with pnl {pnl} but its release never arrived",
+                )
+            )
+            continue
+        if r.owner in facts.opened:
+            continue
+        why = None
+        if r.window_id in facts.closed_windows:
+            why = f"window {r.window_id} closed and position {r.owner} never opened"
+        elif orphan_grace_s is not None and now - r.reserved_at >= orphan_grace_s:
+            why = (
+                f"position {r.owner} has not opened {now - r.reserved_at:.0f}s after the grant "
+                f"(grace {orphan_grace_s:.0f}s)"
+            )
+        if why is not None:
+            releases.append(
+                (
+                    ReleaseReservation(
+                        reservation_id=r.reservation_id, realized_pnl=ZERO, timestamp=now
+                    ),
+                    why,
+                )
+            )
+    return tuple(releases)

@@ -12,7 +12,7 @@ from functools import partial
 
 import pytest
 
-from actors.journal import JournalActor, JournalStats, Query, Stats, read_stream
+from actors.journal import AppendDurable, JournalActor, JournalStats, Query, Stats, read_stream
 from actors.messages import (
     CancelEntries,
     GetRiskSnapshot,
@@ -44,7 +44,10 @@ from state.trading_events import (
     CapitalReleased,
     CapitalReserved,
     CapitalResized,
+    PositionOpened,
+    PositionSettled,
     RiskStateChanged,
+    WindowClosed,
 )
 from supervisors import ChildSpec, Flags, Supervisor
 from venues.paper.settings import PaperSettings
@@ -542,3 +545,107 @@ def test_a_risk_scoped_to_a_later_run_ignores_the_reservations_of_earlier_runs(
         name="risk",
     )
     assert (shot(risk).exposure, shot(risk).reservations) == (D(0), 0)
+
+
+# --- reconciliation with the journal --------------------------------------------------------------
+
+
+def journal_fact(rt: DeterministicRuntime, *events: object) -> None:
+    rt.address("journal").ask(AppendDurable(events=events))  # type: ignore[arg-type]
+
+
+def opened(owner: str, reservation_id: str) -> PositionOpened:
+    return PositionOpened(
+        stream_id=position_actor(owner),
+        ts=T0,
+        position_id=owner,
+        window_id=owner.split("/", maxsplit=1)[0],
+        outcome="UP",
+        token_id="tok",
+        condition_id="cond",
+        reservation_id=reservation_id,
+        entry_price=D("0.5"),
+        entry_size=D(20),
+        purpose="entry",
+    )
+
+
+def settled(owner: str, pnl: str) -> PositionSettled:
+    return PositionSettled(
+        stream_id=position_actor(owner),
+        ts=T0,
+        position_id=owner,
+        how="resolved",
+        size=D(0),
+        cost=D(10),
+        proceeds=D(10) + D(pnl),
+        fees=D(0),
+        realized_pnl=D(pnl),
+    )
+
+
+def test_a_settled_positions_release_lost_with_risk_is_applied_from_the_journal_at_restart(
+    rt: DeterministicRuntime,
+) -> None:
+    risk = start(rt, ROOMY)
+    entry = grant(risk, "W1/UP", "10")
+    scale_in = grant(risk, "W1/UP", "5", purpose="scalein")
+    # The position settled, but its releases were told to a risk that was down: never applied.
+    journal_fact(rt, opened("W1/UP", entry.reservation_id), settled("W1/UP", "-7"))
+    crash_and_restart(rt, risk)
+    after = shot(risk)
+    assert (after.reservations, after.exposure, after.realized_pnl_today) == (0, D(0), D(-7))
+    releases = {
+        e.reservation_id: e.realized_pnl for e in journaled(rt) if isinstance(e, CapitalReleased)
+    }
+    assert releases == {entry.reservation_id: D(-7), scale_in.reservation_id: D(0)}
+    # The position's own release, arriving late, is not counted a second time.
+    risk.tell(
+        ReleaseReservation(reservation_id=entry.reservation_id, realized_pnl=D(-7), timestamp=0.0)
+    )
+    rt.advance(30)
+    assert shot(risk).realized_pnl_today == D(-7)
+    assert len([e for e in journaled(rt) if isinstance(e, CapitalReleased)]) == 2
+
+
+def test_a_settlement_is_reconciled_on_the_tick_without_a_restart(rt: DeterministicRuntime) -> None:
+    risk = start(rt, ROOMY, tick_interval_s=10.0)
+    entry = grant(risk, "W1/UP", "10")
+    journal_fact(rt, opened("W1/UP", entry.reservation_id), settled("W1/UP", "3"))
+    assert shot(risk).reservations == 1
+    rt.advance(10)
+    after = shot(risk)
+    assert (after.reservations, after.realized_pnl_today, after.equity) == (0, D(3), D(103))
+
+
+def test_a_grant_whose_position_never_opens_is_released_after_the_grace_period(
+    rt: DeterministicRuntime,
+) -> None:
+    risk = start(rt, ROOMY, tick_interval_s=10.0, orphan_grace_s=120.0)
+    orphan = grant(risk, "W1/UP", "10")  # the window's ask timed out: nobody will use it
+    running = grant(risk, "W2/UP", "10", asset="ETH")
+    journal_fact(rt, opened("W2/UP", running.reservation_id))
+    rt.advance(110)
+    assert shot(risk).reservations == 2  # within the grace: the position may still start
+    rt.advance(20)
+    after = shot(risk)
+    assert (after.reservations, after.exposure, after.realized_pnl_today) == (1, D(10), D(0))
+    (released,) = [e for e in journaled(rt) if isinstance(e, CapitalReleased)]
+    assert (released.reservation_id, released.realized_pnl) == (orphan.reservation_id, D(0))
+
+
+def test_a_grant_for_a_closed_window_whose_position_never_opened_is_released_at_once(
+    rt: DeterministicRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    risk = start(rt, ROOMY, tick_interval_s=10.0, orphan_grace_s=3600.0)
+    orphan = grant(risk, "W1/UP", "10")
+    journal_fact(
+        rt, WindowClosed(stream_id="window/W1", ts=T0, window_id="W1", winner=None, traded=True)
+    )
+    with caplog.at_level(logging.INFO, logger=ACTOR_LOGGER_NAME):
+        rt.advance(10)
+    assert shot(risk).reservations == 0
+    (released,) = [e for e in journaled(rt) if isinstance(e, CapitalReleased)]
+    assert released.reservation_id == orphan.reservation_id
+    (line,) = [r.getMessage() for r in caplog.records if "reservation_reconciled" in r.getMessage()]
+    assert "window W1 closed" in line

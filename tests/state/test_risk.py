@@ -27,6 +27,7 @@ from state.risk import (
     STREAM,
     Assess,
     Decision,
+    JournalFacts,
     RefusalReason,
     RiskBook,
     RiskCommand,
@@ -39,18 +40,22 @@ from state.risk import (
     drawdown_pct,
     evolve,
     initial_book,
+    journal_facts,
     observe_balance,
     owners_with_open_entries,
     rebuild_book,
     roll_day,
     snapshot,
+    stale_releases,
 )
 from state.trading_events import (
     CapitalRefused,
     CapitalReleased,
     CapitalReserved,
     CapitalResized,
+    PositionSettled,
     RiskStateChanged,
+    WindowClosed,
 )
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -832,3 +837,72 @@ def test_a_day_never_loses_more_than_its_limit_before_entries_close(steps: list[
         limit = d.book.day_start_equity * d.settings.daily_loss_limit_pct / 100
         if -d.book.realized_today >= limit:
             assert state_of(d) is not RiskState.NORMAL
+
+
+# --- reconciliation with the journal ----------------------------------------------------------------
+
+
+def test_a_settled_owner_is_released_with_its_pnl_on_the_reservation_it_opened_with() -> None:
+    desk = Desk(book=initial_book(D(100)), settings=RiskSettings.model_validate(ROOMY))
+    entry = desk.grant(reserve("W1/UP", amount="10"))
+    scale_in = desk.grant(reserve("W1/UP", amount="5", purpose="scalein"))
+    other = desk.grant(reserve("W2/UP", amount="5", asset="ETH"))
+    facts = JournalFacts(
+        opened={"W1/UP": entry.reservation_id, "W2/UP": other.reservation_id},
+        settled={"W1/UP": D(-4)},
+    )
+    releases = stale_releases(desk.book, facts, T0 + 5, orphan_grace_s=120.0)
+    assert [(r.reservation_id, r.realized_pnl) for r, _ in releases] == [
+        (entry.reservation_id, D(-4)),
+        (scale_in.reservation_id, D(0)),
+    ]
+    for r, _ in releases:
+        desk.send(r)
+    # Applied twice (a tick racing the position's own release), the P&L counts once.
+    for r, _ in stale_releases(desk.book, facts, T0 + 5, orphan_grace_s=120.0):
+        desk.send(r)
+    assert (desk.book.realized_today, len(desk.book.reservations)) == (D(-4), 1)
+
+
+def test_an_owner_that_never_opened_is_released_after_the_grace_or_once_its_window_closed() -> None:
+    desk = Desk(book=initial_book(D(100)), settings=RiskSettings.model_validate(ROOMY))
+    lost = desk.grant(reserve("W1/UP", amount="10"))
+    closed = desk.grant(reserve("W2/UP", amount="10", asset="ETH"))
+    opened = desk.grant(reserve("W3/UP", amount="10", asset="SOL"))
+    facts = JournalFacts(opened={"W3/UP": opened.reservation_id}, closed_windows=frozenset({"W2"}))
+    assert [r.reservation_id for r, _ in stale_releases(desk.book, facts, T0 + 119, 120.0)] == [
+        closed.reservation_id
+    ]
+    late = stale_releases(desk.book, facts, T0 + 120, 120.0)
+    assert [(r.reservation_id, r.realized_pnl) for r, _ in late] == [
+        (lost.reservation_id, D(0)),
+        (closed.reservation_id, D(0)),
+    ]
+    assert "has not opened 120s after the grant" in late[0][1]
+    assert stale_releases(desk.book, facts, T0 + 10_000, None)[0][0].reservation_id == (
+        closed.reservation_id
+    )
+
+
+def test_journal_facts_fold_openings_settlements_and_closed_windows() -> None:
+    facts = journal_facts(
+        [
+            PositionSettled(
+                stream_id="position/W1/UP",
+                ts=T0,
+                position_id="W1/UP",
+                how="sold",
+                size=D(0),
+                cost=D(5),
+                proceeds=D(6),
+                fees=D(0),
+                realized_pnl=D(1),
+            ),
+            WindowClosed(stream_id="window/W2", ts=T0, window_id="W2", winner=None, traded=False),
+        ]
+    )
+    assert (dict(facts.settled), dict(facts.opened), facts.closed_windows) == (
+        {"W1/UP": D(1)},
+        {},
+        frozenset({"W2"}),
+    )
