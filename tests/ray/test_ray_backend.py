@@ -253,7 +253,8 @@ def test_timers_follow_a_simulated_clock_shared_by_every_process(ray_runtime: An
     ref = sim.spawn(Toy, name="toy/sim-clock")
     try:
         # Each process reads the same simulated time: time.monotonic is one clock per machine.
-        assert abs(ref.ask("now", 10.0) - clock.now()) < 100.0 * 0.5
+        before = clock.now()
+        assert before <= ref.ask("now", 10.0) <= clock.now()
         asked_at = ref.ask(("schedule", 60.0), 10.0)
         started = time.monotonic()
 
@@ -262,8 +263,8 @@ def test_timers_follow_a_simulated_clock_shared_by_every_process(ray_runtime: An
             assert tick_at is not None
             return float(tick_at)
 
-        tick_at = eventually(ticked, timeout_s=10.0)
-        assert time.monotonic() - started < 5.0  # 60 simulated seconds at 100x, not 60 real
+        tick_at = eventually(ticked, timeout_s=30.0)
+        assert time.monotonic() - started < 30.0  # 60 simulated seconds at 100x, not 60 real
         assert tick_at - asked_at >= 60.0
     finally:
         sim.shutdown()
