@@ -566,9 +566,11 @@ def run(*, tiny: bool = False) -> Report:
             )
     report.note(
         f"Latency: stop ticks one at a time, each under a background of quiet book events told "
-        f"to the feed at up to {background_per_s:,.0f}/s. The path journals the stop durably "
-        "(one DuckDB commit) before the venue sees the sell, so the journal's commit time is "
-        "part of every figure. The feed coalesces a burst into one update per token."
+        f"to the feed at up to {background_per_s:,.0f}/s. Between the tick and the sell the "
+        "position journals the stop durably, cancels its exit plan at the venue, and journals "
+        "the sell's intent durably: at least two DuckDB commits (see the journal's durable "
+        "append latency), which is most of every figure. The feed coalesces a burst into one "
+        "update per token, so events/s can exceed what the hops below it carry."
     )
     report.note("1,000 windows is not measured yet: harness setup (2,000 positions) is too slow.")
     return report

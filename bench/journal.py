@@ -73,7 +73,7 @@ def durable_latencies_us(directory: Path, count: int, run: int) -> list[float]:
 
 
 def run(*, tiny: bool = False) -> Report:
-    count, durable, repeats = (2_000, 50, 2) if tiny else (50_000, 500, 5)
+    count, durable, repeats = (2_000, 50, 2) if tiny else (20_000, 300, 3)
     report = Report(name="journal")
     with tempfile.TemporaryDirectory(prefix="polyactor-bench-journal-") as tmp:
         directory = Path(tmp)
