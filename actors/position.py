@@ -157,8 +157,9 @@ class PositionActor(Actor):
         GetPosition(): ask -> `PositionState`.
 
     Emits: PlaceOrder / CancelOrder / FindOrder / GetBalance / Redeem asks to "venue";
-    Reserve asks and ResizeReservation / ReleaseReservation tells to "risk"; ReversalRequest to
-    its window; its facts to the journal (stream `position/<pid>`), durably before any order.
+    Reserve, ResizeReservation and ReleaseReservation asks to "risk" (a resize counts as done
+    only once risk answered); ReversalRequest to its window; its facts to the journal (stream
+    `position/<pid>`), durably before any order.
 
     A crash loses the observations (market view, wallet reading, timers). The restarted
     incarnation folds its stream, looks up every order that could still change (an intent
@@ -192,6 +193,7 @@ class PositionActor(Actor):
         self._timer: Timer | None = None
         self._unrouted: list[TradeUpdate | OrderUpdate] = []
         self._is_finished = False
+        self._risk_retry_at = 0.0  # a resize risk did not acknowledge is asked again from then
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -370,18 +372,30 @@ class PositionActor(Actor):
             case RedeemWinnings():
                 self._redeem()
             case ResizeCapital(reservation_id=reservation_id, amount=amount):
-                self._tell_risk(
-                    ResizeReservation(
-                        reservation_id=reservation_id, amount=amount, timestamp=self._now()
-                    )
+                resize = ResizeReservation(
+                    reservation_id=reservation_id, amount=amount, timestamp=self._now()
                 )
-                self._observe(ReservationResized(reservation_id=reservation_id))
+                # Done only once risk answered (it journals before it answers). Otherwise the
+                # rule asks again, but not before the next check: a risk that does not answer
+                # must not stall every market update of this position.
+                if self._now() < self._risk_retry_at:
+                    return
+                if self._inform_risk(resize):
+                    self._observe(ReservationResized(reservation_id=reservation_id))
+                else:
+                    self._risk_retry_at = self._now() + self._settings.check_interval_s
             case ReleaseCapital(reservation_id=reservation_id, realized_pnl=pnl):
-                self._tell_risk(
-                    ReleaseReservation(
-                        reservation_id=reservation_id, realized_pnl=pnl, timestamp=self._now()
-                    )
+                release = ReleaseReservation(
+                    reservation_id=reservation_id, realized_pnl=pnl, timestamp=self._now()
                 )
+                if not self._inform_risk(release):
+                    # Not retried here: a settled position stops. Its PositionSettled is already
+                    # durable, and risk releases from it when it reconciles (start and tick).
+                    log.warning(
+                        "%s: release of %s not acknowledged; risk reconciles it from the journal",
+                        self._me,
+                        reservation_id,
+                    )
             case StopPosition():
                 log.info("%s: settled; stopping", self._me)
                 self._finish()
@@ -626,11 +640,15 @@ class PositionActor(Actor):
                 msg = f"{self._me}: unexpected answer to Redeem: {reply!r}"
                 raise TypeError(msg)
 
-    def _tell_risk(self, message: ResizeReservation | ReleaseReservation) -> None:
+    def _inform_risk(self, message: ResizeReservation | ReleaseReservation) -> bool:
+        """Ask, not tell: a tell queued in risk's mailbox when it crashes is dropped unseen,
+        while an answer means risk has journaled it. False: risk may not have it."""
         try:
-            self._risk.tell(message)
-        except ActorDead:
-            log.error("%s: risk is not alive; %r is lost", self._me, message)
+            self._risk.ask(message, timeout_s=self._settings.venue_timeout_s)
+        except (ActorDead, AskTimeout) as e:
+            log.warning("%s: risk did not acknowledge %r (%r)", self._me, message, e)
+            return False
+        return True
 
     # --- helpers ---------------------------------------------------------------------------------
 

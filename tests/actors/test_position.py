@@ -34,8 +34,10 @@ from actors.messages import (
     window_id,
 )
 from actors.position import GetPosition, PositionActor
+from actors.risk import RiskActor
 from actors.venue import VenueGatewayActor, VenueSettings, paper_venue
 from config.messages import ConfigChanged
+from config.settings import RiskSettings
 from runtime.api import Actor, ActorDead
 from runtime.clock import ManualClock
 from runtime.deterministic import DeterministicRuntime
@@ -46,6 +48,7 @@ from state.journal_store import JournalStore
 from state.position import PositionSettings, PositionState, Purpose, truncate_cents
 from state.trading_events import (
     CapitalReserved,
+    CapitalResized,
     ExitPlanPlaced,
     OrderAccepted,
     OrderCancelled,
@@ -354,6 +357,25 @@ def test_the_kill_switch_cancels_the_entry_and_keeps_the_exit_plan() -> None:
     assert ResizeReservation in {type(m) for m in h.risk.messages}
     assert not h.violations()
     h.advance(300)
+    exit_plan_covers_the_position(h)
+
+
+def test_a_resize_risk_never_acknowledged_is_sent_again_once_risk_is_back() -> None:
+    h = Harness()
+    holding(h, 8)
+    h.rt.lookup("risk").stop()  # risk is down (restarting) when the entry ends
+    h.rt.run_until_idle()
+    h.position.tell(CancelEntries(reason="halt: daily loss"))
+    h.rt.run_until_idle()
+    assert "r-1" not in h.state().resized_reservations  # not marked done: nobody heard it
+    # The real risk comes back, rebuilding reservation r-1 from its stream.
+    h.rt.spawn(
+        lambda: RiskActor(RiskSettings(), starting_collateral=D(100)), name="risk", incarnation=2
+    )
+    h.advance(h.settings.check_interval_s + 1)
+    assert "r-1" in h.state().resized_reservations
+    resized = [e for e in read_stream(h.journal, "risk") if isinstance(e, CapitalResized)]
+    assert [(e.reservation_id, e.amount) for e in resized] == [("r-1", D(4))]  # 8 at 0.50
     exit_plan_covers_the_position(h)
 
 
