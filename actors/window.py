@@ -54,6 +54,7 @@ from state.window import (
     positions_of_token,
     refused,
     reserve_request,
+    should_abandon_start,
     should_stop,
     wants_bankroll,
 )
@@ -142,6 +143,12 @@ class WindowActor(Actor):
     again, and the refusal cooldown, which risk enforces on its own. The next incarnation folds
     its stream, so it knows the sides it entered and never enters them again (invariant 2),
     and starts the position of any entry it journaled whose position never ran.
+
+    A position that does not start (StartChild unanswered or refused) is tried again every
+    tick. Once its window has closed, or `position_start_deadline_s` after the entry decision
+    (shorter than risk's grace for grants nobody opened), the entry is given up and its
+    reservation released to risk with P&L 0: the capital is not locked, and no position ever
+    trades on capital risk has let go.
     """
 
     def __init__(
@@ -154,18 +161,26 @@ class WindowActor(Actor):
         risk: str = "risk",
         positions: str = "positions",
         ask_timeout_s: float = 5.0,
+        position_start_deadline_s: float = 60.0,
     ) -> None:
-        if not ask_timeout_s > 0:
-            msg = f"WindowActor ask_timeout_s must be > 0, got {ask_timeout_s!r}"
-            raise ValueError(msg)
+        for name, value in (
+            ("ask_timeout_s", ask_timeout_s),
+            ("position_start_deadline_s", position_start_deadline_s),
+        ):
+            if not value > 0:
+                msg = f"WindowActor {name} must be > 0, got {value!r}"
+                raise ValueError(msg)
         self._settings = settings
         self._position_start = position_start
         self._journal = journal
         self._risk = risk
         self._positions = positions
         self._ask_timeout_s = ask_timeout_s
+        self._position_start_deadline_s = position_start_deadline_s
         self._state: WindowState = initial_state(window)
-        self._unstarted: dict[str, Entry] = {}  # entries whose StartChild could not be asked
+        # Entries whose position has not started yet (StartChild unanswered or refused): tried
+        # again every tick until it starts, or given up with their capital released.
+        self._unstarted: dict[str, Entry] = {}
         self._timer: Timer | None = None
         self._log: ActorLogger | None = None
 
@@ -183,9 +198,8 @@ class WindowActor(Actor):
             # A position that never journaled anything never ran: the previous incarnation
             # died between journaling the entry and starting it. Started ones are their
             # supervisor's business (a settled one must not be started again).
-            stream = position_actor(entry.position_id)
-            if not read_stream(journal, stream, timeout_s=self._ask_timeout_s):
-                self._start_position(entry)
+            if not self._has_position_run(entry):
+                self._start_or_abandon(entry)
         self._logger().info(
             "window_started",
             events=len(events),
@@ -237,7 +251,7 @@ class WindowActor(Actor):
         now = self.ctx.clock.now()
         state, settings = self._state, self._settings
         for entry in tuple(self._unstarted.values()):
-            self._start_position(entry)
+            self._start_or_abandon(entry)
         if state.is_closed:
             live = sum(1 for e in state.entries if self._is_position_alive(e))
             if should_stop(state, now=now, live_positions=live, settings=settings):
@@ -370,11 +384,54 @@ class WindowActor(Actor):
             case StartRefused(reason=reason) if reason == _ALREADY_EXISTS:
                 self._logger().info("position_already_running", position=entry.position_id)
             case StartRefused(reason=reason):
+                # The entry is journaled and its capital reserved: try again next tick (the
+                # supervisor may be full, or the position's start failed for now).
                 self._logger().error(
                     "position_start_failed", position=entry.position_id, reason=reason
                 )
+                self._unstarted[entry.position_id] = entry
             case _:
                 self._logger().info("position_started", position=entry.position_id)
+
+    def _start_or_abandon(self, entry: Entry) -> None:
+        reason = should_abandon_start(
+            self._state,
+            entry,
+            now=self.ctx.clock.now(),
+            start_deadline_s=self._position_start_deadline_s,
+        )
+        if reason is None:
+            self._start_position(entry)
+            return
+        self._unstarted.pop(entry.position_id, None)
+        if self._has_position_run(entry):
+            return  # a start whose answer was lost did run: the position owns its capital now
+        self._logger().warning(
+            "entry_abandoned",
+            position=entry.position_id,
+            reservation=entry.reservation_id,
+            reason=reason,
+        )
+        if not entry.reservation_id:
+            return  # decided before grants were journaled with entries: risk's own sweep frees it
+        release = ReleaseReservation(
+            reservation_id=entry.reservation_id,
+            realized_pnl=Decimal(0),
+            timestamp=self.ctx.clock.now(),
+        )
+        try:
+            self.ctx.runtime.address(self._risk).tell(release)
+        except ActorDead:
+            # Risk releases a grant nobody opened by itself when it reconciles.
+            self._logger().warning("release_undelivered", reservation=entry.reservation_id)
+
+    def _has_position_run(self, entry: Entry) -> bool:
+        """A position that journaled nothing never ran (it journals PositionOpened first)."""
+        if self._is_position_alive(entry):
+            return True
+        journal = self.ctx.runtime.address(self._journal)
+        stream = position_actor(entry.position_id)
+        return bool(read_stream(journal, stream, timeout_s=self._ask_timeout_s))
 
     def _risk_snapshot(self) -> RiskSnapshot | None:
         try:

@@ -34,13 +34,16 @@ from actors.messages import (
     window_actor,
     window_id,
 )
+from actors.risk import RiskActor
 from actors.window import WindowActor, default_position_start
+from config.settings import RiskSettings
 from runtime.api import Actor
 from runtime.clock import ManualClock
 from runtime.deterministic import DeterministicRuntime
 from state.events import Event, EventRecord
 from state.journal_store import JournalStore
 from state.trading_events import (
+    CapitalReleased,
     EntryDecided,
     PositionOpened,
     SignalScored,
@@ -129,6 +132,7 @@ class Positions:
     starts: list[dict[str, object]] = field(default_factory=list)
     received: dict[str, list[object]] = field(default_factory=dict)
     stop_on_resolution: bool = True
+    fail_starts: bool = False  # every start fails (its supervisor answers StartRefused)
 
 
 class RecordingPosition(Actor):
@@ -139,6 +143,9 @@ class RecordingPosition(Actor):
         self.arguments = arguments
 
     def on_start(self) -> None:
+        if self.record.fail_starts:
+            msg = "test: this position cannot start now"
+            raise RuntimeError(msg)
         self.record.starts.append(self.arguments)
         pid = str(self.arguments["position_id"])
         self.record.received.setdefault(pid, [])
@@ -178,6 +185,8 @@ class Harness:
         self,
         settings: StrategySettings = SETTINGS,
         journal_store: Callable[[], JournalStore] | None = None,
+        *,
+        real_risk: bool = False,
     ) -> None:
         store = journal_store or partial(JournalStore, ":memory:")
         self.clock = ManualClock(START - 300)
@@ -189,7 +198,19 @@ class Harness:
         # The journal is supervised, as in the tree: a failed write crashes and restarts it.
         journal = ChildSpec(id="journal", start=partial(JournalActor, store))
         self.runtime.spawn(lambda: Supervisor(flags, [journal]), name="root")
-        self.runtime.spawn(lambda: RiskStub(self.risk), name="risk")
+        if real_risk:
+            # Its own sweeps are slowed and its grace is off, so what releases is the window.
+            start_risk = partial(
+                RiskActor,
+                RiskSettings(),
+                starting_collateral=D(1000),
+                balance_poll_interval_s=None,
+                tick_interval_s=3600.0,
+                orphan_grace_s=None,
+            )
+            self.runtime.spawn(start_risk, name="risk")
+        else:
+            self.runtime.spawn(lambda: RiskStub(self.risk), name="risk")
         self.runtime.spawn(lambda: DynamicSupervisor(flags), name="positions")
         self.runtime.spawn(lambda: DynamicSupervisor(flags), name="windows")
 
@@ -513,6 +534,64 @@ def test_a_reversal_the_strategy_disagrees_with_is_declined(harness):
     harness.tell(reversal_request())
     assert len(harness.of_type(EntryDecided)) == 1
     assert len(harness.risk.reserves) == 1
+
+
+# --- entries whose position does not start -----------------------------------------------------
+
+
+def risk_snapshot(h: Harness) -> RiskSnapshot:
+    reply = h.runtime.lookup("risk").ask(GetRiskSnapshot())
+    assert isinstance(reply, RiskSnapshot)
+    return reply
+
+
+def releases(h: Harness) -> list[CapitalReleased]:
+    return [e for e in h.events("risk") if isinstance(e, CapitalReleased)]
+
+
+def entered_but_not_started() -> tuple[Harness, EntryDecided]:
+    h = Harness(real_risk=True)
+    h.positions.fail_starts = True
+    h.start_window()
+    h.open()
+    h.run(65)
+    [decided] = h.of_type(EntryDecided)
+    assert isinstance(decided, EntryDecided)
+    assert h.positions.starts == []
+    assert risk_snapshot(h).reservations == 1
+    return h, decided
+
+
+def test_a_position_whose_start_was_refused_is_started_on_a_later_tick() -> None:
+    h, decided = entered_but_not_started()
+    h.positions.fail_starts = False
+    h.run(SETTINGS.decision_interval_s)
+    [start] = h.positions.starts
+    assert (start["position_id"], start["reservation_id"]) == (UP_PID, decided.reservation_id)
+    assert risk_snapshot(h).reservations == 1
+    assert releases(h) == []
+
+
+def test_an_entry_whose_position_never_started_gives_its_capital_back_when_the_window_closes() -> (
+    None
+):
+    h, decided = entered_but_not_started()
+    h.tell(resolved())
+    h.runtime.advance(SETTINGS.decision_interval_s)
+    [released] = releases(h)
+    assert (released.reservation_id, released.realized_pnl) == (decided.reservation_id, D(0))
+    assert risk_snapshot(h).reservations == 0
+    assert h.positions.starts == []
+
+
+def test_an_entry_is_given_up_before_risk_could_let_its_capital_go_under_it() -> None:
+    h, decided = entered_but_not_started()
+    h.run(60)  # past the start deadline (60 s), well within risk's grace (120 s)
+    [released] = releases(h)
+    assert released.reservation_id == decided.reservation_id
+    h.positions.fail_starts = False
+    h.run(30)
+    assert h.positions.starts == []  # never trades on capital risk no longer counts
 
 
 # --- resolution ---------------------------------------------------------------------------------

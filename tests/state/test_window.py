@@ -36,6 +36,7 @@ from state.window import (
     positions_of_token,
     refused,
     reserve_request,
+    should_abandon_start,
     should_stop,
     wants_bankroll,
 )
@@ -557,3 +558,33 @@ def test_a_closed_window_stops_when_its_positions_are_gone_or_after_the_grace():
     assert not should_stop(closed, now=END + 31, live_positions=1, settings=SETTINGS)
     grace_over = END + 30 + SETTINGS.close_grace_s
     assert should_stop(closed, now=grace_over, live_positions=1, settings=SETTINGS)
+
+
+def test_an_unstarted_entry_is_given_up_past_its_start_deadline_or_once_the_window_closed() -> None:
+    decided = EntryDecided(
+        stream_id=f"window/{WID}",
+        ts=IN_BAND,
+        window_id=WID,
+        position_id=UP_PID,
+        outcome="UP",
+        price=D("0.62"),
+        size=D(50),
+        purpose=ENTRY,
+        reservation_id="r1",
+    )
+    state = evolve(initial_state(WINDOW), decided)
+    (entry,) = state.entries
+    assert entry.decided_at == IN_BAND
+    assert should_abandon_start(state, entry, now=IN_BAND + 59, start_deadline_s=60) is None
+    late = should_abandon_start(state, entry, now=IN_BAND + 60, start_deadline_s=60)
+    assert late is not None
+    assert "did not start within 60s" in late
+    closed = evolve(
+        state,
+        WindowClosed(
+            stream_id=state.stream_id, ts=IN_BAND + 1, window_id=WID, winner="UP", traded=True
+        ),
+    )
+    reason = should_abandon_start(closed, entry, now=IN_BAND + 1, start_deadline_s=60)
+    assert reason is not None
+    assert "closed" in reason
