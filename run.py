@@ -89,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="one JSON frame per line, or a directory of JSON files",
     )
     replay.add_argument("--summary-json", type=Path, dest="replay_summary")
+    sandbox = sub.add_parser(
+        "sandbox", help="a local Polymarket-compatible exchange on 127.0.0.1 (simulated market)"
+    )
+    sandbox.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    sandbox.add_argument(
+        "--sandbox-speed",
+        type=float,
+        default=1.0,
+        dest="sandbox_speed",
+        help="simulated clock speed of its market",
+    )
     return parser
 
 
@@ -457,6 +468,37 @@ def replay(feed: Path, summary_json: Path | None) -> int:
     return 0
 
 
+def sandbox(port: int, speed: float) -> int:
+    """Serve the local exchange until SIGINT/SIGTERM; a live config pointing at its URLs dry-runs
+    the whole live stack (CLOB host, websockets, Gamma at /gamma, Data API at /data-api)."""
+    from venues.sandbox.server import serve
+    from venues.sandbox.settings import SandboxSettings
+
+    stop = StopRequest()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        del frame
+        stop.request(f"signal {signal.Signals(signum).name}")
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+    server = serve(SandboxSettings(speed=speed), port=port)
+    print(f"sandbox CLOB {server.url}", flush=True)
+    print(f"sandbox websockets {server.ws_url}market and {server.ws_url}user", flush=True)
+    print(
+        f"sandbox price stream {server.rtds_url}; Gamma {server.url}/gamma; "
+        f"Data API {server.url}/data-api",
+        flush=True,
+    )
+    try:
+        while stop.reason is None:
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    print(f"sandbox stopped: {stop.reason}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     match args.command:
@@ -470,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
             return report(args.report_config or args.config)
         case "replay":
             return replay(args.feed, args.replay_summary)
+        case "sandbox":
+            return sandbox(args.port, args.sandbox_speed)
         case _:
             return run_bot(args)
 

@@ -335,3 +335,25 @@ def test_replay_of_a_missing_feed_exits_2(tmp_path):
     done = run_py("replay", "--feed", str(tmp_path / "nothing.jsonl"), cwd=tmp_path)
     assert done.returncode == 2
     assert "no feed" in done.stderr
+
+
+def test_the_sandbox_serves_polymarket_paths_on_localhost_until_sigterm(tmp_path):
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, str(RUN), "sandbox"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("sandbox CLOB http://127.0.0.1:"), line
+        url = line.split()[-1]
+        with urllib.request.urlopen(f"{url}/time", timeout=5) as answer:
+            assert int(answer.read()) > 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
