@@ -134,7 +134,7 @@ ONE = Decimal(1)
 CENT = Decimal("0.01")
 """Share sizes and BUY amounts have at most 2 decimals on the venue."""
 
-OUTCOME_UNKNOWN_KINDS = frozenset({"VenueTimeout", "AskTimeout", "ActorDead"})
+OUTCOME_UNKNOWN_KINDS = frozenset({"VenueTimeout", "AskTimeout", "ReplyLost", "ActorDead"})
 """Placement failures after which the order may or may not exist: look it up, never resend."""
 
 RETRYABLE_REFUSALS = frozenset(
