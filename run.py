@@ -250,59 +250,62 @@ def _run_tree(
             restarts=0,
             events_journaled=0,
         )
-    journal = runtime.address(JOURNAL)
-    digest = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:16]
-    journal.ask(
-        AppendDurable(
-            events=(
-                RunStarted(
-                    stream_id="run",
-                    ts=clock.now(),
-                    mode=settings.mode.value,
-                    runtime=settings.runtime.value,
-                    config_digest=digest,
-                ),
-            )
-        ),
-        10.0,
-    )
-    log.info(
-        "polyactor started: mode=%s runtime=%s speed=%s duration=%s",
-        settings.mode.value,
-        settings.runtime.value,
-        settings.speed,
-        settings.duration_s,
-    )
-
-    exit_code, reason = supervise(root, clock, settings.duration_s, stop, started_at=sim_start)
-
     started = restarts = journaled = 0
     figures: tuple[tuple[str, int | float], ...] = ()
     totals: tuple[tuple[str, int | Decimal], ...] = ()
-    if exit_code == 0:
-        stats = tree_stats(runtime, ROOT)
-        started, restarts = stats.started + 1, stats.restarts
+    # The tree is shut down and the signal handlers restored whatever happens in between.
+    try:
+        journal = runtime.address(JOURNAL)
+        digest = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:16]
         journal.ask(
             AppendDurable(
                 events=(
-                    RunStopped(
+                    RunStarted(
                         stream_id="run",
                         ts=clock.now(),
-                        reason=reason,
-                        exit_code=exit_code,
-                        wall_seconds=time.monotonic() - wall_start,
-                        sim_seconds=clock.now() - sim_start,
+                        mode=settings.mode.value,
+                        runtime=settings.runtime.value,
+                        config_digest=digest,
                     ),
                 )
             ),
             10.0,
         )
-        journaled = journal.ask(Stats(), 10.0).appended
-        figures = _market_figures(runtime) if settings.mode.value == "paper" else ()
-        root.stop(timeout_s=None)  # children stop in reverse order; the journal flushes last
-    runtime.shutdown()
-    for signum, handler in previous.items():
-        signal.signal(signum, handler)
+        log.info(
+            "polyactor started: mode=%s runtime=%s speed=%s duration=%s",
+            settings.mode.value,
+            settings.runtime.value,
+            settings.speed,
+            settings.duration_s,
+        )
+
+        exit_code, reason = supervise(root, clock, settings.duration_s, stop, started_at=sim_start)
+
+        if exit_code == 0:
+            stats = tree_stats(runtime, ROOT)
+            started, restarts = stats.started + 1, stats.restarts
+            journal.ask(
+                AppendDurable(
+                    events=(
+                        RunStopped(
+                            stream_id="run",
+                            ts=clock.now(),
+                            reason=reason,
+                            exit_code=exit_code,
+                            wall_seconds=time.monotonic() - wall_start,
+                            sim_seconds=clock.now() - sim_start,
+                        ),
+                    )
+                ),
+                10.0,
+            )
+            journaled = journal.ask(Stats(), 10.0).appended
+            figures = _market_figures(runtime) if settings.mode.value == "paper" else ()
+            root.stop(timeout_s=None)  # children stop in reverse order; the journal flushes last
+    finally:
+        runtime.shutdown()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if exit_code == 0:
         totals = tuple(journal_totals(Path(settings.journal.path)).items())
     return Outcome(
