@@ -257,9 +257,10 @@ def test_two_hours_of_paper_trading_ends_clean_and_report_agrees_with_the_summar
             "count(DISTINCT payload->>'window_id') FROM events WHERE type = 'EntryDecided' "
             "GROUP BY 1"
         )
-    # Which windows trade depends on the market path, which depends on the wall-clock start;
-    # tests/integration/test_paper_trading.py checks "more than one per asset" on a fixed world.
-    assert {asset for asset, _ in traded} == {"BTC", "ETH", "SOL", "XRP"}
+    # Which windows trade depends on the market path (the wall-clock start) and, at 400x on a
+    # busy machine, on how late window actors come up; the per-asset requirement is checked on
+    # a fixed world in tests/integration/test_paper_trading.py.
+    assert traded
 
     report = run_py("report", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
