@@ -421,4 +421,15 @@ def run(*, tiny: bool = False) -> Report:
                     baseline=peer_orders,
                 )
             )
+    report.note(
+        f"The whole tree replays {minutes} simulated minutes per repeat, not a whole day, to keep "
+        "make bench under 15 minutes; the day figure is extrapolated from its speed."
+    )
+    report.note(
+        "Peer comparison: the bot's WindowActor and PositionActor run the bot's own strategy, "
+        "not the peer's rule, so one bench actor per instrument runs the rule and asks the real "
+        "gateway as a position does; the ticks enter through the real FeedActor. NautilusTrader "
+        "runs in its own venv (/tmp/polyactor-bench/nt), timed by its own script (engine.run "
+        "only); polyactor's figure times the replay loop only, books built beforehand."
+    )
     return report
