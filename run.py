@@ -42,16 +42,15 @@ log = logging.getLogger("run")
 # --- command line -------------------------------------------------------------------------------
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_SECONDS = re.compile(r"\d+(?:\.\d+)?")
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(text: str) -> float:
     """'90' (seconds), '5s', '30m', '2h', '1h30m', '1d' -> seconds of simulated time."""
     cleaned = text.strip().lower()
-    try:
+    if _SECONDS.fullmatch(cleaned):
         return float(cleaned)
-    except ValueError:
-        pass
     parts = _DURATION.findall(cleaned)
     if not parts or "".join(n + u for n, u in parts) != cleaned:
         msg = f"invalid duration {text!r}: use e.g. 90, 5s, 30m, 2h or 1h30m"

@@ -16,10 +16,10 @@ import itertools
 import logging
 import traceback
 from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime._exits import report_exit, run_on_crash
+from runtime._timers import Due, TimerHandle
 from runtime.api import (
     ActorDead,
     Address,
@@ -138,30 +138,13 @@ class _Context:
     def clock(self) -> ManualClock:
         return self._host.runtime.clock
 
-    def schedule(self, delay_s: float, message: object) -> _TimerHandle:
+    def schedule(self, delay_s: float, message: object) -> TimerHandle:
         return self._host.runtime.schedule(delay_s, self._ref, message)
 
     def stop_self(self, reason: ExitReason | None = None) -> None:
         # Takes effect after the current message, like the threaded backends.
         if self._host.pending_stop is None:
             self._host.pending_stop = reason or Normal()
-
-
-@dataclass(slots=True)
-class _TimerHandle:
-    cancelled: bool = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-@dataclass(order=True, slots=True)
-class _Due:
-    at: float
-    seq: int
-    target: Ref = field(compare=False)
-    message: object = field(compare=False)
-    handle: _TimerHandle = field(compare=False)
 
 
 class DeterministicRuntime:
@@ -174,7 +157,7 @@ class DeterministicRuntime:
         self._queue: deque[tuple[_Host, object]] = deque()
         self._names: dict[str, _Host] = {}
         self._spawned: dict[int, _Host] = {}
-        self._timers: list[_Due] = []
+        self._timers: list[Due] = []
         self._seq = itertools.count()
         self._depth = 0
         self.delivered = 0
@@ -219,10 +202,10 @@ class DeterministicRuntime:
     def address(self, name: str) -> Address:
         return Address(name, self)
 
-    def schedule(self, delay_s: float, target: Ref, message: object) -> _TimerHandle:
-        handle = _TimerHandle()
+    def schedule(self, delay_s: float, target: Ref, message: object) -> TimerHandle:
+        handle = TimerHandle()
         at = self._clock.monotonic() + max(0.0, delay_s)
-        heapq.heappush(self._timers, _Due(at, next(self._seq), target, message, handle))
+        heapq.heappush(self._timers, Due(at, next(self._seq), target, message, handle))
         return handle
 
     def abandon(self, ref: Ref) -> None:

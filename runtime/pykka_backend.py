@@ -9,18 +9,17 @@ reference/aesthetics_supervision.md B2: asks that fail leave pykka actors runnin
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import threading
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pykka
 
 from runtime._exits import report_exit
 from runtime._exits import run_on_crash as _run_on_crash
+from runtime._timers import TimerHandle, TimerThread
 from runtime.api import (
     ActorDead,
     Address,
@@ -258,91 +257,13 @@ class _Context:
     def clock(self) -> Clock:
         return self._host.runtime.clock
 
-    def schedule(self, delay_s: float, message: object) -> _TimerHandle:
+    def schedule(self, delay_s: float, message: object) -> TimerHandle:
         return self._host.runtime.schedule(delay_s, self._ref, message)
 
     def stop_self(self, reason: ExitReason | None = None) -> None:
         if self._host.exit_reason is None:
             self._host.exit_reason = reason or Normal()
         self._host.stop()
-
-
-@dataclass(slots=True)
-class _TimerHandle:
-    cancelled: bool = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-@dataclass(order=True, slots=True)
-class _Due:
-    at: float
-    seq: int
-    target: Ref = field(compare=False)
-    message: object = field(compare=False)
-    handle: _TimerHandle = field(compare=False)
-
-
-class _TimerThread:
-    """One thread for every timer of the runtime, sleeping on the runtime's clock."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._heap: list[_Due] = []
-        self._seq = itertools.count()
-        self._cond = threading.Condition()
-        self._running = True
-        self._thread = threading.Thread(target=self._loop, name="polyactor-timers", daemon=True)
-        clock.subscribe(self._wake)
-        self._thread.start()
-
-    def add(self, delay_s: float, target: Ref, message: object) -> _TimerHandle:
-        handle = _TimerHandle()
-        with self._cond:
-            at = self._clock.monotonic() + max(0.0, delay_s)
-            heapq.heappush(self._heap, _Due(at, next(self._seq), target, message, handle))
-            self._cond.notify()
-        return handle
-
-    def close(self) -> None:
-        with self._cond:
-            self._running = False
-            self._cond.notify()
-        self._thread.join(timeout=2.0)
-
-    def _wake(self) -> None:
-        with self._cond:
-            self._cond.notify()
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                if not self._running:
-                    return
-                due = self._pop_due()
-                if not due:
-                    wait = (
-                        self._clock.real_delay(self._heap[0].at - self._clock.monotonic())
-                        if self._heap
-                        else None
-                    )
-                    self._cond.wait(timeout=wait)
-                    continue
-            for item in due:
-                if item.handle.cancelled:
-                    continue
-                try:
-                    item.target.tell(item.message)
-                except ActorDead:
-                    log.debug("timer for %s fired after it stopped", item.target.name)
-
-    def _pop_due(self) -> list[_Due]:
-        now = self._clock.monotonic()
-        due: list[_Due] = []
-        while self._heap and self._heap[0].at <= now:
-            due.append(heapq.heappop(self._heap))
-        return due
 
 
 class PykkaRuntime:
@@ -356,7 +277,7 @@ class PykkaRuntime:
         self._lock = threading.Lock()
         self._names: dict[str, _Host] = {}
         self._spawned: dict[int, _PykkaRef] = {}  # insertion order = spawn order
-        self._timers = _TimerThread(clock)
+        self._timers = TimerThread(clock)
 
     @property
     def clock(self) -> Clock:
@@ -394,7 +315,7 @@ class PykkaRuntime:
     def address(self, name: str) -> Address:
         return Address(name, self)
 
-    def schedule(self, delay_s: float, target: Ref, message: object) -> _TimerHandle:
+    def schedule(self, delay_s: float, target: Ref, message: object) -> TimerHandle:
         return self._timers.add(delay_s, target, message)
 
     def abandon(self, ref: Ref) -> None:

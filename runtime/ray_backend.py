@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import heapq
-import itertools
 import logging
 import os
 import threading
@@ -41,6 +39,7 @@ import ray
 from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 
 from runtime._exits import report_exit, run_on_crash
+from runtime._timers import TimerHandle, TimerThread
 from runtime.api import (
     ActorDead,
     Address,
@@ -411,84 +410,13 @@ class _Context:
     def clock(self) -> Clock:
         return self._host.clock
 
-    def schedule(self, delay_s: float, message: object) -> _TimerHandle:
+    def schedule(self, delay_s: float, message: object) -> TimerHandle:
         return self._runtime.schedule(delay_s, self._self_ref, message)
 
     def stop_self(self, reason: ExitReason | None = None) -> None:
         # Through our own mailbox, so the current message finishes first.
         _OUTBOX.flush()
         self._self_ref.handle().stop.remote(reason or Normal())
-
-
-@dataclass(slots=True)
-class _TimerHandle:
-    cancelled: bool = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-@dataclass(order=True, slots=True)
-class _Due:
-    at: float
-    seq: int
-    target: Ref = field(compare=False)
-    message: object = field(compare=False)
-    handle: _TimerHandle = field(compare=False)
-
-
-class _TimerThread:
-    """One thread per process for every timer, sleeping on the runtime's clock (not a thread
-    per timer: a window ticking at 60x speed would start hundreds a second)."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._heap: list[_Due] = []
-        self._seq = itertools.count()
-        self._cond = threading.Condition()
-        self._running = True
-        self._thread = threading.Thread(target=self._loop, name="polyactor-timers", daemon=True)
-        clock.subscribe(self._wake)
-        self._thread.start()
-
-    def add(self, delay_s: float, target: Ref, message: object) -> _TimerHandle:
-        handle = _TimerHandle()
-        with self._cond:
-            at = self._clock.monotonic() + max(0.0, delay_s)
-            heapq.heappush(self._heap, _Due(at, next(self._seq), target, message, handle))
-            self._cond.notify()
-        return handle
-
-    def close(self) -> None:
-        with self._cond:
-            self._running = False
-            self._cond.notify()
-        self._thread.join(timeout=2.0)
-
-    def _wake(self) -> None:
-        with self._cond:
-            self._cond.notify()
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                if not self._running:
-                    return
-                now = self._clock.monotonic()
-                due: list[_Due] = []
-                while self._heap and self._heap[0].at <= now:
-                    due.append(heapq.heappop(self._heap))
-                if not due:
-                    wait = self._clock.real_delay(self._heap[0].at - now) if self._heap else None
-                    self._cond.wait(timeout=wait)
-                    continue
-            for item in due:
-                if item.handle.cancelled:
-                    continue
-                try:
-                    item.target.tell(item.message)
-                except ActorDead:
-                    log.debug("timer for %s fired after it stopped", item.target.name)
 
 
 @functools.cache
@@ -591,7 +519,7 @@ class RayRuntime:
         self._namespace = namespace
         self._owns_ray = False
         self._spawned: dict[str, RayRef] = {}  # insertion order = spawn order
-        self._timers: _TimerThread | None = None
+        self._timers: TimerThread | None = None
         self._timers_lock = threading.Lock()
         if connect:
             init_ray(
@@ -667,10 +595,10 @@ class RayRuntime:
     def address(self, name: str) -> Address:
         return Address(name, self)
 
-    def schedule(self, delay_s: float, target: Ref, message: object) -> _TimerHandle:
+    def schedule(self, delay_s: float, target: Ref, message: object) -> TimerHandle:
         with self._timers_lock:
             if self._timers is None:
-                self._timers = _TimerThread(self._clock)
+                self._timers = TimerThread(self._clock)
             timers = self._timers
         return timers.add(delay_s, target, message)
 
