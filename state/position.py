@@ -53,6 +53,7 @@ from state.trading_events import (
     SizeCorrected,
     StopLossTriggered,
 )
+from strategy.signals import reversal_confidence
 from venues.types import (
     BookSnapshot,
     MarketWindow,
@@ -125,7 +126,6 @@ __all__ = [
     "observe",
     "orders_to_verify",
     "position_threshold_problems",
-    "reversal_confidence",
     "truncate_cents",
 ]
 
@@ -358,15 +358,13 @@ def _on_book(price: Decimal, tick: Decimal) -> Decimal:
     return max(tick, min(ONE - tick, price))
 
 
-def reversal_confidence(confidence_ours: Decimal) -> Decimal:
-    """P(reversal side) - P(our side), in [-1, 1], when `confidence_ours` is P(our side wins).
-    The same measure as strategy.signals.reversal_confidence."""
-    return ONE - 2 * confidence_ours
-
-
 def favours_reversal(confidence_ours: Decimal | None, threshold: Decimal) -> bool:
-    """The window's confidence favours the reversal side by more than `threshold`."""
-    return confidence_ours is not None and reversal_confidence(confidence_ours) > threshold
+    """The window's confidence favours the reversal side by more than `threshold` (the
+    strategy's measure: P(reversal side) - P(our side))."""
+    return (
+        confidence_ours is not None
+        and reversal_confidence(confidence_losing=confidence_ours) > threshold
+    )
 
 
 # --- state -------------------------------------------------------------------------------------
