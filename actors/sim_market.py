@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, TypeAlias
 
-from runtime.api import Actor, ActorDead, Timer, UnhandledMessage
-from venues.sim.market import SimEvent, SimMarket, SimMarketStats
-from venues.types import SpotPrice
+from actors.subscriptions import ALL_FEEDS, Feed, Subscribe, Subscribers, Unsubscribe, only
+from runtime.api import Actor, Timer, UnhandledMessage
+from venues.sim.market import SimMarket, SimMarketStats
 
 if TYPE_CHECKING:
     from venues.sim.settings import SimSettings
@@ -35,33 +34,6 @@ log = logging.getLogger(__name__)
 
 
 # --- messages ------------------------------------------------------------------------------
-
-
-class Feed(StrEnum):
-    """What a subscriber wants: the market channel, the reference prices, or both."""
-
-    MARKET = "market"  # venues.types.MarketEvent: listings, books, trades, ticks, resolutions
-    SPOT = "spot"  # venues.types.SpotPrice
-
-
-ALL_FEEDS = frozenset(Feed)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Subscribe:
-    """Tell: publish the events of `feeds` to the actor named `name`, starting with a catch-up
-    of the current state (spots, unresolved windows, their books). Subscribing again replaces
-    the feeds and resends the catch-up, which is what a restarted subscriber needs."""
-
-    name: str
-    feeds: frozenset[Feed] = ALL_FEEDS
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Unsubscribe:
-    """Tell: stop publishing to `name`."""
-
-    name: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,12 +93,9 @@ class SimMarketActor(Actor):
     ) -> None:
         self._settings = settings
         self._start_time = start_time
-        self._subscribers = {s.name: s.feeds for s in subscribers}
-        self._dead: set[str] = set()
+        self._subscribers = Subscribers("sim market", subscribers)
         self._market: SimMarket | None = None
         self._timer: Timer | None = None
-        self._deliveries = 0
-        self._undelivered = 0
 
     def on_start(self) -> None:
         now = self.ctx.clock.now()
@@ -137,8 +106,8 @@ class SimMarketActor(Actor):
             # where it stands. (A first incarnation publishes everything from `start` instead.)
             self._market.skip_to(now)
             catch_up = self._market.snapshot_events()
-            for name, feeds in self._subscribers.items():
-                self._deliver(name, _only(feeds, catch_up))
+            for name, feeds in self._subscribers.feeds_of.items():
+                self._subscribers.deliver(self.ctx.runtime, name, only(feeds, catch_up))
         self._schedule_tick()
 
     def on_stop(self) -> None:
@@ -151,21 +120,21 @@ class SimMarketActor(Actor):
                 self._on_tick()
                 return None
             case Subscribe(name=name, feeds=feeds):
-                self._subscribers[name] = feeds
-                self._dead.discard(name)
-                self._deliver(name, _only(feeds, self._open_market().snapshot_events()))
+                self._subscribers.subscribe(name, feeds)
+                catch_up = only(feeds, self._open_market().snapshot_events())
+                self._subscribers.deliver(self.ctx.runtime, name, catch_up)
                 return None
             case Unsubscribe(name=name):
-                self._subscribers.pop(name, None)
-                self._dead.discard(name)
+                self._subscribers.unsubscribe(name)
                 return None
             case GetMarketStats():
+                subscribers = self._subscribers
                 return SimMarketActorStats(
                     market=self._open_market().stats,
-                    subscribers=tuple(self._subscribers),
-                    deliveries=self._deliveries,
-                    undelivered_to_dead=self._undelivered,
-                    dead_subscribers=tuple(sorted(self._dead)),
+                    subscribers=tuple(subscribers.feeds_of),
+                    deliveries=subscribers.deliveries,
+                    undelivered_to_dead=subscribers.undelivered,
+                    dead_subscribers=tuple(sorted(subscribers.dead)),
                 )
             case _:
                 msg = f"sim market {self.ctx.name} has no case for {message!r}"
@@ -173,51 +142,17 @@ class SimMarketActor(Actor):
 
     def _on_tick(self) -> None:
         market = self._open_market()
+        runtime = self.ctx.runtime
         # A subscriber that was dead and is back (restarted) lost its copy of the market: give
         # it the state as of before this tick, then this tick's events on top.
-        for name in [n for n in self._subscribers if n in self._dead and self._is_alive(n)]:
-            self._dead.discard(name)
+        for name in self._subscribers.returned(runtime):
             log.info(
                 "sim market %s: subscriber %s is back; sending a catch-up", self.ctx.name, name
             )
-            self._deliver(name, _only(self._subscribers[name], market.snapshot_events()))
-        events = market.advance(self.ctx.clock.now())
-        if events:
-            selections: dict[frozenset[Feed], list[SimEvent]] = {ALL_FEEDS: events}
-            for name, feeds in self._subscribers.items():
-                selected = selections.get(feeds)
-                if selected is None:
-                    selected = selections[feeds] = _only(feeds, events)
-                self._deliver(name, selected)
+            feeds = self._subscribers.feeds_of[name]
+            self._subscribers.deliver(runtime, name, only(feeds, market.snapshot_events()))
+        self._subscribers.publish(runtime, market.advance(self.ctx.clock.now()))
         self._schedule_tick()
-
-    def _deliver(self, name: str, events: list[SimEvent]) -> None:
-        # One lookup per batch rather than per event: the batch is one tick, and the next tick
-        # resolves the name again, so a restarted subscriber is found.
-        told = 0
-        try:
-            tell = self.ctx.runtime.lookup(name).tell
-            for event in events:
-                tell(event)
-                told += 1
-        except ActorDead:
-            self._undelivered += len(events) - told
-            if name not in self._dead:
-                self._dead.add(name)
-                log.warning(
-                    "sim market %s#%d: subscriber %s is not alive; skipping its events until "
-                    "it is back",
-                    self.ctx.name,
-                    self.ctx.incarnation,
-                    name,
-                )
-        self._deliveries += told
-
-    def _is_alive(self, name: str) -> bool:
-        try:
-            return self.ctx.runtime.lookup(name).is_alive()
-        except ActorDead:
-            return False
 
     def _schedule_tick(self) -> None:
         if self._timer is not None:
@@ -230,11 +165,3 @@ class SimMarketActor(Actor):
             msg = f"sim market {self.ctx.name} has no market before on_start"
             raise RuntimeError(msg)
         return self._market
-
-
-def _only(feeds: frozenset[Feed], events: list[SimEvent]) -> list[SimEvent]:
-    if feeds == ALL_FEEDS:
-        return events
-    wants_spot = Feed.SPOT in feeds
-    wants_market = Feed.MARKET in feeds
-    return [e for e in events if (wants_spot if isinstance(e, SpotPrice) else wants_market)]

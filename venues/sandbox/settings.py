@@ -40,4 +40,7 @@ class SandboxSettings(BaseModel):
     heartbeat_timeout_s: float = Field(default=10.0, gt=0)
     # Keys the derivation of API credentials: the same wallet gets the same credentials on
     # every start of a sandbox with the same salt.
+    # Simulated seconds after a listing during which Gamma shows the market with empty token
+    # ids, as Polymarket does before the CLOB hydrates a new market (discovery must ask again).
+    hydration_delay_s: float = Field(default=0.0, ge=0)
     credential_salt: str = Field(default="polyactor-sandbox", min_length=1)

@@ -448,6 +448,8 @@ class SandboxState:
             outcome_prices=(up, 1 - up),
             is_closed=self.is_closed(window.condition_id),
             is_resolved=winner is not None,
+            is_hydrated=self.clock.now()
+            >= window.start - self.settings.sim.listing_lead_s + self.settings.hydration_delay_s,
         )
 
     def gamma_markets(self, query: Mapping[str, str]) -> list[Frame]:

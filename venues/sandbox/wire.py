@@ -482,8 +482,10 @@ def gamma_market_json(
     outcome_prices: tuple[Decimal, Decimal],
     is_closed: bool,
     is_resolved: bool,
+    is_hydrated: bool = True,
 ) -> dict[str, Any]:
-    """A Gamma market: `outcomes`, `clobTokenIds` and `outcomePrices` are JSON inside strings."""
+    """A Gamma market: `outcomes`, `clobTokenIds` and `outcomePrices` are JSON inside strings.
+    Not hydrated yet, its token ids are empty strings, as Gamma shows a market just listed."""
     up, down = outcome_prices
     return {
         "id": str(int(window.condition_id[2:14], 16)),
@@ -493,7 +495,7 @@ def gamma_market_json(
         "slug": window.slug,
         "version": "v1",
         "outcomes": json.dumps(["Up", "Down"]),
-        "clobTokenIds": json.dumps(list(window.tokens)),
+        "clobTokenIds": json.dumps(list(window.tokens) if is_hydrated else ["", ""]),
         "outcomePrices": json.dumps([decimal_text(up), decimal_text(down)]),
         "eventStartTime": _iso(window.start),
         "endDate": _iso(window.end),
