@@ -14,6 +14,7 @@ inconsistent thresholds cannot be built, whichever way it is loaded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
@@ -206,8 +207,34 @@ _HTTP_URL = r"^https?://\S+$"
 _WS_URL = r"^wss?://\S+$"
 
 
+class LiveDiscoverySettings(_Section):
+    """Which Up-or-Down windows live mode looks for on Gamma, and how often."""
+
+    assets: tuple[str, ...] = Field(default=("BTC", "ETH", "SOL", "XRP"), min_length=1)
+    # Window lengths in seconds: 300 (5m), 900 (15m), 3600 (1h), 14400 (4h).
+    timeframes_s: tuple[int, ...] = Field(default=(900,), min_length=1)
+    # Windows starting within this many seconds are looked up (Polymarket lists them ahead).
+    lookahead_s: float = Field(default=900.0, ge=0)
+    # Seconds between two Gamma polls.
+    interval_s: float = Field(default=30.0, gt=0)
+    # After a window ends, seconds to wait for the market channel's resolution before asking
+    # Gamma whether it resolved.
+    resolution_check_after_s: float = Field(default=120.0, ge=0)
+
+    @field_validator("assets")
+    @classmethod
+    def _assets_are_symbols(cls, assets: tuple[str, ...]) -> tuple[str, ...]:
+        for asset in assets:
+            if not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", asset):
+                msg = f"asset {asset!r} is not a ticker symbol such as BTC"
+                raise ValueError(msg)
+        return assets
+
+
 class LiveSettings(_Section):
-    """Exchange endpoints and account shape. Placeholders that the live issues extend."""
+    """Exchange endpoints, account shape, discovery, and the connections to Polymarket."""
+
+    discovery: LiveDiscoverySettings = LiveDiscoverySettings()
 
     clob_host: str = Field(default="https://clob.polymarket.com", pattern=_HTTP_URL)
     gamma_host: str = Field(default="https://gamma-api.polymarket.com", pattern=_HTTP_URL)
@@ -277,12 +304,21 @@ def settings_problems(settings: Settings) -> tuple[str, ...]:
             "runtime=deterministic cannot run mode=live: it is for tests and replay; "
             "use runtime pykka or ray"
         )
-    if settings.mode is Mode.LIVE and settings.speed != 1.0:
+    if settings.mode is Mode.LIVE and settings.speed != 1.0 and not _is_local(settings.live):
+        # Only a local exchange (the sandbox) can run its market faster than real time.
         problems.append(
-            f"speed={settings.speed} cannot apply to mode=live, which runs on real time; "
-            "set speed to 1 or use mode paper"
+            f"speed={settings.speed} cannot apply to mode=live against {settings.live.clob_host}, "
+            "which runs on real time; set speed to 1, or point live.clob_host at a local "
+            "sandbox (`python run.py sandbox --speed X`) to dry-run faster"
         )
     return tuple(problems)
+
+
+def _is_local(live: LiveSettings) -> bool:
+    return all(
+        re.match(r"^[a-z]+://(127\.0\.0\.1|localhost)(:\d+)?(/|$)", url) is not None
+        for url in (live.clob_host, live.gamma_host, live.data_host, live.ws_market_url)
+    )
 
 
 # --- reload policy -------------------------------------------------------------------------

@@ -534,6 +534,15 @@ class RunStarted(Event):
 
 @event
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CollateralBaseRecorded(Event):
+    """The live account's collateral at the first live start: the base its equity counts
+    from (plus the P&L journaled since), the same for every later start on this journal."""
+
+    collateral: Decimal
+
+
+@event
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunStopped(Event):
     """`run.py` stopped the tree; `exit_code` is what the process exits with."""
 

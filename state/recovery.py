@@ -54,6 +54,17 @@ _WINDOW_COLUMNS = (
 )
 
 
+def collateral_base(query: Query) -> Decimal | None:
+    """The collateral live mode's equity counts from, once recorded (see
+    `CollateralBaseRecorded`); None on a journal that never ran live."""
+    rows = query(
+        "SELECT payload->>'collateral' FROM events WHERE type = 'CollateralBaseRecorded' "
+        "ORDER BY seq LIMIT 1",
+        (),
+    )
+    return Decimal(rows[0][0]) if rows else None
+
+
 def open_windows(query: Query) -> list[OpenWindow]:
     """Windows discovered and never closed, oldest first."""
     rows = query(

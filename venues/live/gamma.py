@@ -13,12 +13,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from venues.live.http import get_json
 from venues.live.wire import WireError, parse_gamma_market, up_down_window
-from venues.types import MarketWindow, timeframe_label
+from venues.types import MarketResolved, MarketWindow, timeframe_label
 
 __all__ = ["DiscoveryPoll", "GammaDiscovery", "window_slugs"]
+
+ONE = Decimal(1)
 
 
 def window_slugs(
@@ -92,6 +95,28 @@ class GammaDiscovery:
             self._found[slug] = window
             found.append(window)
         return DiscoveryPoll(found=tuple(found), pending=tuple(pending), malformed=tuple(malformed))
+
+    def resolution(self, window: MarketWindow, now: float) -> MarketResolved | None:
+        """The window's resolution as Gamma shows it (closed, one outcome priced 1), else None.
+        The fallback for a `market_resolved` the market channel did not deliver."""
+        raw = get_json(
+            self._host,
+            f"/markets/slug/{window.slug}",
+            timeout_s=self._timeout_s,
+            missing_is_none=True,
+        )
+        if raw is None:
+            return None
+        market = parse_gamma_market(raw)
+        if not market.closed or ONE not in market.outcome_prices or not market.is_hydrated:
+            return None
+        index = market.outcome_prices.index(ONE)
+        return MarketResolved(
+            condition_id=window.condition_id,
+            winning_token=market.token_ids[index],
+            winning_outcome=market.outcomes[index],
+            timestamp=now,
+        )
 
     def _forget_before(self, now: float) -> None:
         # Slugs of windows long over are never planned again; keep the memory bounded.
