@@ -396,3 +396,22 @@ def test_streams_must_be_given_to_subscribe(venue: LiveVenue) -> None:
         venue.subscribe_user(lambda _: None)
     with pytest.raises(RuntimeError, match="market_stream"):
         venue.subscribe_market(lambda _: None)
+
+
+def test_an_order_whose_answer_was_lost_is_found_by_client_id_and_not_sent_twice(
+    make_venue: MakeVenue, sandbox_clock: ManualClock
+) -> None:
+    # The injected timeout is the worst case: the venue placed the order, the answer is lost.
+    paper = PaperSettings(faults=FaultSettings(reject_rates={"timeout": 1.0}))
+    with serve(sandbox_settings(paper=paper), clock=sandbox_clock) as running:
+        venue = make_venue(running)
+        token = window_of(running).up_token
+        request = _rest("lost", token, _below_bid(venue, token))
+        with pytest.raises(VenueTimeout):
+            venue.place_order(request)
+        found = venue.order_by_client_id("lost")
+        with pytest.raises(RejectedError, match="duplicate"):
+            venue.place_order(request)  # a blind resend is the same signed order
+        assert venue.order_by_client_id("never-placed") is None
+    assert found is not None
+    assert (found.client_id, found.status) == ("lost", "LIVE")
