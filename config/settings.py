@@ -252,6 +252,10 @@ class LiveSettings(_Section):
     funder_address: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
     request_timeout_s: float = Field(default=10.0, gt=0)
     orders_per_second: float = Field(default=5.0, gt=0)
+    # Order requests that may go out back to back before `orders_per_second` paces them.
+    order_burst: int = Field(default=10, ge=1)
+    # POST /v1/heartbeats period. The venue cancels every order ~10 s after the last one.
+    heartbeat_interval_s: float = Field(default=5.0, gt=0, lt=10)
 
 
 class Settings(_Section):
