@@ -3,7 +3,7 @@
     root (one_for_one)
     ├── journal     the only writer of the DuckDB event journal
     ├── config      watches the YAML file, pushes hot changes to subscribers
-    ├── market      the simulated market (paper mode)
+    ├── market      the simulated market (paper) or Polymarket's feeds and Gamma (live)
     ├── venue       the venue gateway: the only caller of the exchange
     ├── risk        serialises every capital decision
     ├── positions   dynamic: one actor per open position (rebuilt from the journal)
@@ -22,6 +22,8 @@ the last to stop and flushes everything.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
@@ -61,6 +63,8 @@ __all__ = [
     "STATUS",
     "VENUE",
     "WINDOWS",
+    "Exchange",
+    "paper_exchange",
     "root_spec",
 ]
 
@@ -78,6 +82,33 @@ MONITOR = "monitor"
 STATUS = "status"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Exchange:
+    """What the trading children trade on: the actor publishing the market (named "market"),
+    the venue the gateway calls, the collateral the account's equity counts from, and the
+    windows discovery starts actors for."""
+
+    market: Factory
+    venue: Callable[[Clock], Venue]
+    starting_collateral: Decimal
+    assets: tuple[str, ...]
+    timeframes_s: tuple[int, ...]
+
+
+def paper_exchange(
+    settings: Settings, start_time: float, venue_factory: Callable[[Clock], Venue] | None = None
+) -> Exchange:
+    """The simulated market and the paper exchange. `start_time` anchors the market, so a
+    restarted market replays the same price path instead of starting a new one."""
+    return Exchange(
+        market=partial(SimMarketActor, settings.sim, start_time=start_time),
+        venue=venue_factory or paper_venue(settings.paper),
+        starting_collateral=settings.paper.starting_collateral,
+        assets=tuple(a.symbol for a in settings.sim.assets),
+        timeframes_s=settings.sim.timeframes_s,
+    )
+
+
 def root_spec(
     settings: Settings,
     config_path: Path | None,
@@ -85,11 +116,11 @@ def root_spec(
     *,
     start_time: float,
     venue_factory: Callable[[Clock], Venue] | None = None,
+    exchange: Exchange | None = None,
 ) -> ChildSpec:
-    """The root supervisor's spec; `run.py` spawns it. `start_time` anchors the simulated market,
-    so a restarted market replays the same price path instead of starting a new one.
-    `venue_factory` defaults to the paper exchange of `settings.paper` (tests pass their own to
-    inspect the exchange)."""
+    """The root supervisor's spec; `run.py` spawns it. `exchange` is what live mode trades on;
+    paper mode defaults to `paper_exchange(settings, start_time, venue_factory)` (tests pass
+    their own `venue_factory` to inspect the exchange)."""
     children = [
         ChildSpec(
             id=JOURNAL,
@@ -115,9 +146,10 @@ def root_spec(
                 ),
             )
         )
-    if settings.mode is Mode.PAPER:
-        factory = venue_factory or paper_venue(settings.paper)
-        children += _trading_children(settings, start_time, factory)
+    if exchange is None and settings.mode is Mode.PAPER:
+        exchange = paper_exchange(settings, start_time, venue_factory)
+    if exchange is not None:
+        children += _trading_children(settings, exchange)
     children.append(
         ChildSpec(
             id=STATUS,
@@ -138,22 +170,19 @@ def root_spec(
     )
 
 
-def _trading_children(
-    settings: Settings, start_time: float, venue_factory: Callable[[Clock], Venue]
-) -> list[ChildSpec]:
+def _trading_children(settings: Settings, exchange: Exchange) -> list[ChildSpec]:
     leaf = Flags(intensity=settings.supervision.intensity, period_s=settings.supervision.period_s)
     window_start = _window_start(settings)
-    assets = tuple(a.symbol for a in settings.sim.assets)
     return [
-        ChildSpec(id=MARKET, start=partial(SimMarketActor, settings.sim, start_time=start_time)),
+        ChildSpec(id=MARKET, start=exchange.market),
         ChildSpec(
             id=VENUE,
-            start=partial(VenueGatewayActor, venue_factory, settings.venue, market=MARKET),
+            start=partial(VenueGatewayActor, exchange.venue, settings.venue, market=MARKET),
         ),
         ChildSpec(
             id=RISK,
             start=partial(
-                RiskActor, settings.risk, starting_collateral=settings.paper.starting_collateral
+                RiskActor, settings.risk, starting_collateral=exchange.starting_collateral
             ),
         ),
         ChildSpec(
@@ -171,8 +200,8 @@ def _trading_children(
             id=DISCOVERY,
             start=partial(
                 DiscoveryActor,
-                assets,
-                settings.sim.timeframes_s,
+                exchange.assets,
+                exchange.timeframes_s,
                 start_window=window_start,
                 windows=WINDOWS,
                 feed=FEED,
