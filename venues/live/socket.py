@@ -187,6 +187,8 @@ class FeedSocket:
         ws = self._ws
         if ws is not None:
             ws.abort()  # type: ignore[no-untyped-call]  # wakes the reader at once instead of at its next poll
+        if threading.current_thread() is self._thread:
+            return  # closed from our own callback: the loop ends when the callback returns
         if self._thread.is_alive():
             self._thread.join(timeout=timeout_s)
         if self._thread.is_alive():

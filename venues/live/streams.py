@@ -358,7 +358,8 @@ class MarketStream(_Stream[MarketEvent]):
     def set_assets(self, token_ids: Iterable[TokenId]) -> None:
         """Follow exactly these tokens: unsubscribe the ones dropped, subscribe the new ones
         (filling connections up to the limit, opening more when needed), close connections
-        left with none. Events of a dropped token stop at once, even those in flight."""
+        left with none. Events of a dropped token stop when this returns, but for one a
+        socket may be handing to a callback at that instant."""
         with self._lock:
             self._wanted = frozenset(token_ids)
             retired = self._apply() if self._is_started else []

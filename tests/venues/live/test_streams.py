@@ -553,3 +553,23 @@ def test_the_factories_build_each_stream_from_the_live_settings(tmp_path: Path) 
 def test_a_reconnect_cap_below_its_base_is_refused() -> None:
     with pytest.raises(ValueError, match=r"ws_reconnect_cap_s=0\.1 is below"):
         LiveSettings(ws_reconnect_base_s=1.0, ws_reconnect_cap_s=0.1)
+
+
+def test_a_callback_may_unsubscribe_itself_and_the_stream_closes(
+    moving_server: SandboxServer,
+) -> None:
+    window = first_window(moving_server)
+    stream = _market_stream(moving_server)
+    stream.set_assets(window.tokens)
+    seen: list[MarketEvent] = []
+    unsubscribe_box: list[Any] = []
+
+    def once(event: MarketEvent) -> None:
+        seen.append(event)
+        unsubscribe_box[0]()
+
+    unsubscribe_box.append(stream(once))
+    assert wait_until(lambda: stream.stats().connections == 0)
+    time.sleep(0.2)
+    assert len(seen) <= 2  # the frame being read when it closed may hold one more event
+    assert stream.stats().failures == ()
