@@ -41,6 +41,7 @@ __all__ = [
     "LogLevel",
     "LoggingSettings",
     "Mode",
+    "PriceSource",
     "Reload",
     "RiskSettings",
     "RuntimeKind",
@@ -231,6 +232,14 @@ class LiveDiscoverySettings(_Section):
         return assets
 
 
+class PriceSource(StrEnum):
+    """Where the reference spot price comes from: Polymarket's real-time data stream (RTDS),
+    on its Chainlink topic (what Up/Down windows resolve on) or its Binance topic."""
+
+    RTDS_CHAINLINK = "rtds_chainlink"
+    RTDS_BINANCE = "rtds_binance"
+
+
 class LiveSettings(_Section):
     """Exchange endpoints, account shape, discovery, and the connections to Polymarket."""
 
@@ -256,6 +265,31 @@ class LiveSettings(_Section):
     order_burst: int = Field(default=10, ge=1)
     # POST /v1/heartbeats period. The venue cancels every order ~10 s after the last one.
     heartbeat_interval_s: float = Field(default=5.0, gt=0, lt=10)
+
+    # --- websocket feeds (venues/live/streams.py) ---
+    ws_ping_interval_s: float = Field(default=10.0, gt=0)
+    ws_silent_timeout_s: float = Field(default=30.0, gt=0)
+    ws_reconnect_base_s: float = Field(default=0.5, gt=0)
+    ws_reconnect_cap_s: float = Field(default=30.0, gt=0)
+    # The venue stops sending book snapshots beyond about 500 tokens on one connection.
+    ws_max_assets_per_connection: int = Field(default=200, ge=1, le=500)
+    ws_custom_features: bool = True
+    price_source: PriceSource = PriceSource.RTDS_CHAINLINK
+    rtds_url: str = Field(default="wss://ws-live-data.polymarket.com", pattern=_WS_URL)
+    rtds_ping_interval_s: float = Field(default=5.0, gt=0)
+    record_path: Path | None = None
+
+    @model_validator(mode="after")
+    def _reconnect_backoff_is_consistent(self) -> Self:
+        if self.ws_reconnect_cap_s < self.ws_reconnect_base_s:
+            _raise_if_any(
+                (
+                    f"live.ws_reconnect_cap_s={self.ws_reconnect_cap_s} is below "
+                    f"live.ws_reconnect_base_s={self.ws_reconnect_base_s}: the longest wait "
+                    "between reconnects must be at least the first one",
+                )
+            )
+        return self
 
 
 class Settings(_Section):

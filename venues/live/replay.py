@@ -1,14 +1,17 @@
 """Replay of recorded websocket frames through the wire parser: counts frames, events and
 rejected frames, and hands every parsed event to a callback (the replay mode's actors).
 
-A recording is a file with one raw frame per line (what live mode records), a directory of
-JSON files with one frame each (like shared/fixtures/polymarket/ws_messages), or one such file.
+A recording is a file with one raw frame per line, or one frame per line wrapped in the live
+recorder's envelope `{"t": <epoch s>, "channel": "...", "frame": "<raw text>"}`
+(venues/live/recorder.py), a directory of JSON files with one frame each (like
+shared/fixtures/polymarket/ws_messages), or one such file.
 Reading is lazy, line by line, so a long recording is never held in memory. This module only
 reads files; it starts no threads and takes no clock: events carry their recorded timestamps.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -68,7 +71,29 @@ def iter_frames(source: Path | Iterable[str]) -> Iterator[tuple[str, str]]:
 def _non_blank(lines: Iterable[str], name: str) -> Iterator[tuple[str, str]]:
     for number, line in enumerate(lines, start=1):
         if line.strip():
-            yield f"{name}:{number}", line
+            yield f"{name}:{number}", _unwrapped(line)
+
+
+_ENVELOPE_KEYS = frozenset({"t", "channel", "frame"})
+
+
+def _unwrapped(line: str) -> str:
+    """The raw frame of a recorder line; any other line as it is. The recorder writes `t`
+    first, so only lines opening with `{"t":` are decoded twice; no venue message has exactly
+    the envelope's three keys."""
+    if not line.lstrip().startswith('{"t":'):
+        return line
+    try:
+        decoded = json.loads(line)
+    except json.JSONDecodeError:
+        return line  # the parser reports it
+    if (
+        isinstance(decoded, dict)
+        and decoded.keys() == _ENVELOPE_KEYS
+        and isinstance(decoded["frame"], str)
+    ):
+        return decoded["frame"]
+    return line
 
 
 def replay_frames(

@@ -734,6 +734,16 @@ class SandboxServer:
         """Fault: keep sockets open and answering PING, but deliver no data."""
         self.is_silent = is_silent
 
+    def send_raw(self, text: str, timeout_s: float = 10.0) -> None:
+        """Fault: send `text` as one frame on every open websocket (e.g. a malformed one)."""
+
+        async def send_all() -> None:
+            for ws in tuple(self.sockets):
+                with contextlib.suppress(ConnectionResetError):
+                    await ws.send_str(text)
+
+        asyncio.run_coroutine_threadsafe(send_all(), self._loop).result(timeout=timeout_s)
+
 
 _SERVER = web.AppKey("server", SandboxServer)
 

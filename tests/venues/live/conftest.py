@@ -1,4 +1,5 @@
-"""A sandbox exchange on 127.0.0.1 and a LiveVenue on the REAL py-clob-client-v2 against it.
+"""A sandbox exchange on 127.0.0.1, a LiveVenue on the REAL py-clob-client-v2 against it, and
+fast socket settings for the websocket feed tests.
 
 The sandbox market runs on a ManualClock that only the tests advance, so its book holds still
 while a test trades against it; the venue's own clock (its rate limit) is another ManualClock.
@@ -6,6 +7,7 @@ while a test trades against it; the venue's own clock (its rate limit) is anothe
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +21,7 @@ from config.secrets import Secrets
 from config.settings import LiveSettings
 from runtime.clock import ManualClock
 from venues.live.clob import LiveVenue
+from venues.live.socket import SocketSettings
 from venues.sandbox import SandboxServer, SandboxSettings, serve
 from venues.sim.settings import SimAsset, SimSettings
 from venues.types import MarketWindow
@@ -82,3 +85,47 @@ def make_venue(tmp_path: Path, private_key: str) -> Iterator[Callable[..., LiveV
 @pytest.fixture
 def venue(server: SandboxServer, make_venue: Callable[..., LiveVenue]) -> LiveVenue:
     return make_venue(server)
+
+
+FAST = SocketSettings(
+    ping_interval_s=0.2,
+    silent_timeout_s=1.0,
+    backoff_base_s=0.05,
+    backoff_cap_s=0.2,
+    connect_timeout_s=2.0,
+)
+"""Keepalive, silence and backoff short enough for tests that finish in seconds."""
+
+
+def moving_sandbox_settings(*symbols: str, speed: float = 30.0) -> SandboxSettings:
+    sim = SimSettings(
+        assets=tuple(
+            SimAsset(symbol=symbol, start_price=Decimal(95_000), annual_volatility=0.5)
+            for symbol in symbols or ("BTC",)
+        ),
+    )
+    return SandboxSettings(sim=sim, start_time=START, speed=speed, tick_interval_s=0.02)
+
+
+@pytest.fixture
+def moving_server() -> Iterator[SandboxServer]:
+    """A sandbox whose simulated market runs 30x faster than real time: books move by
+    themselves, several times a second."""
+    with serve(moving_sandbox_settings()) as running:
+        yield running
+
+
+def first_window(server: SandboxServer) -> MarketWindow:
+    windows = server.call(lambda state: list(state.windows.values()))
+    assert windows, "the market listed no window at start"
+    # The longest timeframe: at 30x a test's seconds are minutes, and its book must not resolve.
+    return max(windows, key=lambda w: (w.end - w.start, -w.start))
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()

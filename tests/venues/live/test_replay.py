@@ -150,3 +150,28 @@ def test_a_single_pretty_printed_json_file_is_one_frame() -> None:
 
     assert (result.frames, result.rejected_frames) == (1, 0)
     assert [type(event) for event in seen] == [BookSnapshot]
+
+
+def test_recorder_envelopes_replay_exactly_like_the_raw_frames_they_wrap(tmp_path: Path) -> None:
+    raw = [line for line in RECORDING.read_text(encoding="utf-8").splitlines() if line.strip()]
+    wrapped = tmp_path / "recorded.jsonl"
+    wrapped.write_text(
+        "".join(
+            json.dumps({"t": 1_773_307_201.5, "channel": "market", "frame": line}) + "\n"
+            for line in raw
+        ),
+        encoding="utf-8",
+    )
+
+    direct, replayed = replay_frames(RECORDING), replay_frames(wrapped)
+
+    assert replayed.summary() == direct.summary()
+
+
+def test_a_venue_message_that_starts_like_an_envelope_is_read_as_itself() -> None:
+    # Only the recorder's exact three keys are unwrapped.
+    lookalike = json.dumps({"t": 1, "channel": "x", "frame": "PONG", "extra": True})
+
+    result = replay_frames([lookalike])
+
+    assert (result.frames, result.notices, result.rejected_frames) == (1, 0, 1)

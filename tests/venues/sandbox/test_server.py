@@ -573,3 +573,15 @@ def test_the_market_and_the_price_stream_move_on_their_own_at_the_configured_spe
             market.close()
         (event,) = httpx.get(f"{running.url}/gamma/events", params={"slug": window.slug}).json()
         assert event["eventMetadata"]["priceToBeat"] > 0
+
+
+def test_a_raw_frame_can_be_sent_on_every_socket_as_a_fault(server: SandboxServer) -> None:
+    window = _window(server)
+    ws = websocket.create_connection(server.ws_url + "market", timeout=5)
+    try:
+        ws.send(json.dumps({"type": "market", "assets_ids": [window.up_token]}))
+        assert json.loads(ws.recv())[0]["event_type"] == "book"
+        server.send_raw('{"event_type": "book", "bids": [')
+        assert ws.recv() == '{"event_type": "book", "bids": ['
+    finally:
+        ws.close()
