@@ -1,7 +1,7 @@
 """polyactor: run the bot, check a config file, or report from the journal.
 
     python run.py [--config FILE] [--mode paper|live] [--runtime pykka|ray] [--speed X]
-                  [--duration D] [--summary-json FILE]
+                  [--duration D] [--summary-json FILE] [--record FILE]
     python run.py check-config FILE
     python run.py report [--config FILE]
 
@@ -29,7 +29,11 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from config.settings import Settings
     from runtime import Clock, Ref, Runtime
+    from supervisors.live import LiveConnection
+    from supervisors.tree import Exchange
+    from venues.sandbox.server import SandboxServer
 
 from state.report import TOTAL_KEYS
 
@@ -73,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=parse_duration, help="stop after this much simulated time, e.g. 5s, 2h"
     )
     parser.add_argument("--summary-json", type=Path, help="write a JSON summary here at exit")
+    parser.add_argument(
+        "--record",
+        type=Path,
+        help="live mode: append every websocket frame received to this file (replayable)",
+    )
     sub = parser.add_subparsers(dest="command")
     check = sub.add_parser("check-config", help="validate a YAML file; exit 0 if good, 2 if not")
     check.add_argument("file", type=Path)
@@ -98,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         dest="sandbox_speed",
         help="simulated clock speed of its market",
+    )
+    sandbox.add_argument(
+        "--write-config",
+        type=Path,
+        dest="sandbox_config",
+        help="write a live-mode YAML pointing at this sandbox here (run it with --config)",
     )
     return parser
 
@@ -153,24 +168,25 @@ def run_bot(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print("\n".join(e.errors), file=sys.stderr)
         return 2
-    if settings.mode.value == "live":
-        print(
-            "live mode is not available in this version: the live venue adapter is not built "
-            "yet; run paper mode (the default)",
-            file=sys.stderr,
-        )
-        return 2
-    del secrets  # paper mode needs none; live mode reads them through the venue adapter
 
-    from runtime import RealClock, SimulatedClock
+    from runtime import SimulatedClock
     from runtime.logs import setup_logging
 
-    # Paper mode runs on simulated time, and so do its log timestamps and status lines.
-    clock = (
-        SimulatedClock(start=time.time(), speed=settings.speed)
-        if settings.mode.value == "paper"
-        else RealClock()
-    )
+    live = None
+    if settings.mode.value == "live":
+        from supervisors.live import connect_live
+        from venues.errors import VenueError
+
+        try:
+            live = connect_live(settings, secrets, record_path=args.record)
+        except (VenueError, ValueError, OSError) as e:
+            print(f"cannot connect to {settings.live.clob_host}: {e}", file=sys.stderr)
+            return 2
+        clock = live.clock  # the venue's time
+    else:
+        # Paper mode runs on simulated time, and so do its log timestamps and status lines.
+        clock = SimulatedClock(start=time.time(), speed=settings.speed)
+    del secrets  # only the venue adapter holds them
     logging_handle = setup_logging(
         Path(settings.logging.dir),
         settings.logging.level.value,
@@ -181,9 +197,11 @@ def run_bot(args: argparse.Namespace) -> int:
     errors = _ErrorCounter()
     logging.getLogger().addHandler(errors)
     try:
-        outcome = _run_tree(settings, clock, config_path, overrides)
+        outcome = _run_tree(settings, clock, config_path, overrides, live)
     finally:
         logging.getLogger().removeHandler(errors)
+        if live is not None:
+            live.close()
     if args.summary_json is not None:
         summary = {
             "mode": settings.mode.value,
@@ -207,12 +225,16 @@ def run_bot(args: argparse.Namespace) -> int:
 
 
 def _run_tree(
-    settings: object, clock: Clock, config_path: Path, overrides: dict[str, object]
+    settings: object,
+    clock: Clock,
+    config_path: Path,
+    overrides: dict[str, object],
+    live: LiveConnection | None,
 ) -> Outcome:
     from actors.journal import AppendDurable, Stats
     from config.settings import Settings
     from runtime import StartFailed, make_runtime
-    from state.events import RunStarted, RunStopped
+    from state.events import CollateralBaseRecorded, RunStarted, RunStopped
     from supervisors.supervisor import tree_stats
     from supervisors.tree import JOURNAL, ROOT, root_spec
 
@@ -232,7 +254,8 @@ def _run_tree(
         stop.request(f"signal {signal.Signals(signum).name}")
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    spec = root_spec(settings, config_path, overrides, start_time=sim_start)
+    exchange, new_base = _live_exchange(settings, live) if live is not None else (None, None)
+    spec = root_spec(settings, config_path, overrides, start_time=sim_start, exchange=exchange)
     try:
         root = runtime.spawn(spec.start, name=ROOT)
     except StartFailed as e:
@@ -265,6 +288,15 @@ def _run_tree(
                         mode=settings.mode.value,
                         runtime=settings.runtime.value,
                         config_digest=digest,
+                    ),
+                    *(
+                        ()
+                        if new_base is None
+                        else (
+                            CollateralBaseRecorded(
+                                stream_id="run", ts=clock.now(), collateral=new_base
+                            ),
+                        )
                     ),
                 )
             ),
@@ -318,6 +350,29 @@ def _run_tree(
         figures=figures,
         totals=totals,
     )
+
+
+def _live_exchange(settings: Settings, live: LiveConnection) -> tuple[Exchange, Decimal | None]:
+    """What the tree trades on in live mode, and the collateral base if this start is the
+    first on this journal (to be journaled; later starts read it back, so equity keeps one
+    base across restarts)."""
+    base = recorded_collateral_base(Path(settings.journal.path))
+    if base is not None:
+        return live.exchange(settings, base), None
+    balance = live.venue.refresh_balance()
+    return live.exchange(settings, balance), balance
+
+
+def recorded_collateral_base(path: Path) -> Decimal | None:
+    """The collateral live equity counts from, if this journal recorded one (the bot has not
+    opened the journal yet)."""
+    if not path.exists():
+        return None
+    from state.journal_store import JournalStore
+    from state.recovery import collateral_base
+
+    with JournalStore(path, read_only=True) as store:
+        return collateral_base(store.query)
 
 
 def archive_paper_journal(path: Path, archive_dir: Path) -> Path | None:
@@ -470,7 +525,42 @@ def replay(feed: Path, summary_json: Path | None) -> int:
     return 0
 
 
-def sandbox(port: int, speed: float) -> int:
+def sandbox_live_config(server: SandboxServer, speed: float) -> str:
+    """A live-mode YAML that trades against `server` (its market's assets and timeframes, its
+    clock speed), with its own data directory so the paper run's journal is left alone."""
+    import yaml
+
+    sim = server.state.settings.sim
+    config = {
+        "mode": "live",
+        "speed": speed,
+        "data_dir": "data/sandbox",
+        "journal": {"path": "data/sandbox/journal.duckdb"},
+        "logging": {"dir": "logs/sandbox"},
+        "live": {
+            "clob_host": server.url,
+            "gamma_host": f"{server.url}/gamma",
+            "data_host": f"{server.url}/data-api",
+            "ws_market_url": f"{server.ws_url}market",
+            "ws_user_url": f"{server.ws_url}user",
+            "rtds_url": server.rtds_url,
+            "discovery": {
+                "assets": [a.symbol for a in sim.assets],
+                "timeframes_s": list(sim.timeframes_s),
+                # Polls and resolution checks in the sandbox's (faster) seconds.
+                "interval_s": max(5.0, speed / 2),
+                "resolution_check_after_s": max(60.0, sim.resolution_delay_s * 2),
+            },
+        },
+    }
+    header = (
+        "# Live mode against a local sandbox (python run.py sandbox). Any private key works:\n"
+        "# POLYACTOR_PRIVATE_KEY=0x$(openssl rand -hex 32) python run.py --config THIS_FILE\n"
+    )
+    return header + yaml.safe_dump(config, sort_keys=False)
+
+
+def sandbox(port: int, speed: float, config_file: Path | None = None) -> int:
     """Serve the local exchange until SIGINT/SIGTERM; a live config pointing at its URLs dry-runs
     the whole live stack (CLOB host, websockets, Gamma at /gamma, Data API at /data-api)."""
     from venues.sandbox.server import serve
@@ -492,6 +582,9 @@ def sandbox(port: int, speed: float) -> int:
         f"Data API {server.url}/data-api",
         flush=True,
     )
+    if config_file is not None:
+        config_file.write_text(sandbox_live_config(server, speed))
+        print(f"live config for this sandbox written to {config_file}", flush=True)
     try:
         while stop.reason is None:
             time.sleep(0.1)
@@ -515,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
         case "replay":
             return replay(args.feed, args.replay_summary)
         case "sandbox":
-            return sandbox(args.port, args.sandbox_speed)
+            return sandbox(args.port, args.sandbox_speed, args.sandbox_config)
         case _:
             return run_bot(args)
 

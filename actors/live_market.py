@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol, TypeAlias
 
 from actors.subscriptions import Subscribe, Subscribers, Unsubscribe, only
@@ -78,6 +79,10 @@ class LiveSources:
     open_spots: Callable[[Callable[[SpotPrice], None]], Closeable]
     poll_interval_s: float
     resolution_check_after_s: float
+    # The venue's hooks: ready a market for orders (caches, signing version) when it is
+    # listed, and sign on the new grid after a tick-size change. Called on this actor's thread.
+    prepare_market: Callable[[MarketWindow, str], None]
+    on_tick_size: Callable[[TokenId, Decimal], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,6 +211,7 @@ class LiveMarketActor(Actor):
                     if book is not None:
                         book.apply_change(change, timestamp)
             case TickSizeChange(token_id=token_id, new_tick_size=tick, timestamp=timestamp):
+                self._sources.on_tick_size(token_id, tick)
                 book = self._books.get(token_id)
                 if book is not None:
                     book.change_tick_size(tick, timestamp)
@@ -246,6 +252,7 @@ class LiveMarketActor(Actor):
             )
         else:
             for window in found:
+                self._prepare(window)
                 self._list(window, now)
             if found:
                 self._stream_tokens()
@@ -254,6 +261,13 @@ class LiveMarketActor(Actor):
                     self._counts["resolved_by_gamma"] += 1
                     self._on_resolved(resolved)
         self._poll_timer = self.ctx.schedule(self._sources.poll_interval_s, _Poll())
+
+    def _prepare(self, window: MarketWindow) -> None:
+        try:
+            self._sources.prepare_market(window, self._discovery.version_of(window.condition_id))
+        except RetryableError as error:
+            # The venue fills the same caches on the first order; only then is it slower.
+            log.warning("live market: could not prepare %s for orders (%s)", window.slug, error)
 
     def _list(self, window: MarketWindow, now: float) -> None:
         if window.condition_id in self._windows:

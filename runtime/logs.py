@@ -681,6 +681,23 @@ def _level_number(level: str, *, parameter: str) -> int:
     return number
 
 
+QUIET_LIBRARIES = {
+    # One INFO line per HTTP request drowns the bot's own lines.
+    "httpx": logging.WARNING,
+    # It logs every non-200 answer at ERROR, expected refusals included (a FAK that found no
+    # match, a cancel of an order already gone); the venue gateway reports what matters.
+    "py_clob_client_v2": logging.CRITICAL,
+}
+
+
+def _install(pipeline: logging.Handler, root_level: int) -> None:
+    root = logging.getLogger()
+    root.setLevel(root_level)
+    root.addHandler(pipeline)
+    for library, library_level in QUIET_LIBRARIES.items():
+        logging.getLogger(library).setLevel(library_level)
+
+
 def setup_logging(
     log_dir: Path,
     level: str = "INFO",
@@ -770,9 +787,7 @@ def setup_logging(
     handle = LoggingHandle(
         pipeline=pipeline, reporter=reporter, window_router=window_router, log_dir=log_dir
     )
-    root = logging.getLogger()
-    root.setLevel(root_level)
-    root.addHandler(pipeline)
+    _install(pipeline, root_level)
     with _setup_lock:
         _active_handle = handle
         _active_reporter = reporter

@@ -77,6 +77,7 @@ from venues.live.credentials import (
     load_or_create_credentials,
     signing_key,
 )
+from venues.live.streams import UserChannelAuth
 from venues.live.wire import (
     LAST_CURSOR,
     BalanceAllowance,
@@ -122,6 +123,8 @@ __all__ = ["LiveVenue", "MarketVersion"]
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+UserStreamFactory = Callable[[UserChannelAuth, Identity], Callable[[UserCallback], Unsubscribe]]
 
 _FIRST_CURSOR = "MA=="
 _MAX_PAGES = 10_000  # a venue that never ends a list must not loop the gateway forever
@@ -249,8 +252,10 @@ class LiveVenue:
     """`venues.port.Venue` on Polymarket's CLOB. See the module docstring.
 
     Build it once per process (it holds the order-id map, the signed orders and the heartbeat),
-    and `close()` it at shutdown. `user_stream` / `market_stream` are the websocket feeds,
-    built elsewhere: `subscribe_user` / `subscribe_market` hand the callback to them.
+    and `close()` it at shutdown. `market_stream` is the market websocket feed and
+    `user_stream` makes the user channel's feed from the API credentials and our identity
+    (e.g. `venues.live.streams.user_stream_factory`); `subscribe_user` / `subscribe_market`
+    hand the callback to them.
     """
 
     def __init__(
@@ -260,13 +265,12 @@ class LiveVenue:
         clock: Clock,
         *,
         credentials_file: Path,
-        user_stream: Callable[[UserCallback], Unsubscribe] | None = None,
+        user_stream: UserStreamFactory | None = None,
         market_stream: Callable[[MarketCallback], Unsubscribe] | None = None,
         heartbeat: bool = True,
     ) -> None:
         self._settings = settings
         self._clock = clock
-        self._user_stream = user_stream
         self._market_stream = market_stream
         apply_request_timeout(settings.request_timeout_s)
         self._client = _Client(
@@ -285,6 +289,19 @@ class LiveVenue:
         self.funder: str = self._client.builder.funder
         self.identity = Identity.of(
             api_keys=(credentials.api_key,), addresses=(self.address, self.funder)
+        )
+        # The user channel authenticates with the credentials made just above.
+        self._user_stream = (
+            None
+            if user_stream is None
+            else user_stream(
+                UserChannelAuth.of(
+                    api_key=credentials.api_key,
+                    secret=credentials.api_secret,
+                    passphrase=credentials.api_passphrase,
+                ),
+                self.identity,
+            )
         )
         self._contracts = get_contract_config(settings.chain_id)
         self._bucket = full_bucket(

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from venues.live.http import get_json
 from venues.live.wire import WireError, parse_gamma_market, up_down_window
-from venues.types import MarketResolved, MarketWindow, timeframe_label
+from venues.types import ConditionId, MarketResolved, MarketWindow, timeframe_label
 
 __all__ = ["DiscoveryPoll", "GammaDiscovery", "window_slugs"]
 
@@ -66,6 +66,12 @@ class GammaDiscovery:
         self._lookahead_s = lookahead_s
         self._timeout_s = timeout_s
         self._found: dict[str, MarketWindow] = {}
+        self._versions: dict[ConditionId, str] = {}
+
+    def version_of(self, condition_id: ConditionId) -> str:
+        """Gamma's `version` of a market found ("v1", or "v2" for Protocol V2 markets, whose
+        orders are signed differently)."""
+        return self._versions.get(condition_id, "v1")
 
     def poll(self, now: float) -> DiscoveryPoll:
         """Ask Gamma for every planned slug not found yet. Raises the venue's errors
@@ -85,7 +91,8 @@ class GammaDiscovery:
                 pending.append(slug)
                 continue
             try:
-                window = up_down_window(parse_gamma_market(raw))
+                market = parse_gamma_market(raw)
+                window = up_down_window(market)
             except WireError:
                 malformed.append(slug)
                 continue
@@ -93,6 +100,7 @@ class GammaDiscovery:
                 pending.append(slug)  # listed but not hydrated: token ids come later
                 continue
             self._found[slug] = window
+            self._versions[window.condition_id] = market.version
             found.append(window)
         return DiscoveryPoll(found=tuple(found), pending=tuple(pending), malformed=tuple(malformed))
 
@@ -121,4 +129,4 @@ class GammaDiscovery:
     def _forget_before(self, now: float) -> None:
         # Slugs of windows long over are never planned again; keep the memory bounded.
         for slug in [s for s, w in self._found.items() if w.end < now - 3600]:
-            del self._found[slug]
+            self._versions.pop(self._found.pop(slug).condition_id, None)
