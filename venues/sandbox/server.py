@@ -380,10 +380,12 @@ async def _refusals(
         return await handler(request)
     except AuthError as e:
         _log.info("sandbox refused %s %s: %s", request.method, request.rel_url.path, e.reason)
+        request.app[_STATE].protocol_refusals.append(f"{request.rel_url.path}: {e.reason}")
         return _error(401, e.venue_text)
     except VenueError as e:
         return _venue_error(e)
     except (_BadJson, InvalidOrderPayload) as e:
+        request.app[_STATE].protocol_refusals.append(f"{request.rel_url.path}: {e}")
         return _error(400, str(e))
 
 

@@ -132,6 +132,10 @@ class SandboxState:
         self.condition_of: dict[TokenId, ConditionId] = {}
         self._last_trade_price: dict[TokenId, Decimal] = {}
         self._contexts: dict[OrderId, wire.OrderContext] = {}  # by wire id
+        # What a test of a client checks: signatures that verified, and every request refused
+        # for its protocol (auth, malformed body, invalid or duplicate order) with the reason.
+        self.orders_verified = 0
+        self.protocol_refusals: list[str] = []
         self._created_at: dict[OrderId, float] = {}
         self._wire_of: dict[OrderId, OrderId] = {}  # paper id -> wire id
         self._paper_of: dict[OrderId, OrderId] = {}  # wire id -> paper id
@@ -208,6 +212,7 @@ class SandboxState:
             msg = f"market not found for token {signed.token_id}"
             raise InvalidOrderPayload(msg)
         order_id = verify_signature(signed, chain_id=self.settings.chain_id)
+        self.orders_verified += 1
         if order_id in self._contexts:
             msg = f"invalid order: duplicate order {order_id} was already posted"
             raise InvalidOrderPayload(msg)

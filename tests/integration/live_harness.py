@@ -1,0 +1,131 @@
+"""Running the real bot (`python run.py --mode live`) as a separate process against a sandbox
+served from the test process: the real py-clob-client-v2, real websockets, real signals.
+
+The sandbox runs its market `SPEED` times faster than real time and the bot follows its clock
+(`run.py` reads the venue's time), so a 15-minute window takes 15 s of the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from eth_account import Account
+
+from run import sandbox_live_config
+from venues.paper.settings import PaperSettings
+from venues.sandbox import SandboxServer, SandboxSettings, serve
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEED = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class LiveBot:
+    config: Path
+    data_dir: Path
+    log_dir: Path
+    summary: Path
+    env: dict[str, str]
+    private_key: str
+
+    def command(self, duration: str) -> list[str]:
+        return [
+            sys.executable,
+            str(ROOT / "run.py"),
+            "--config",
+            str(self.config),
+            "--duration",
+            duration,
+            "--summary-json",
+            str(self.summary),
+        ]
+
+    def run(self, duration: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(duration),
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+
+    def start(self, duration: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.command(duration),
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def summary_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self.summary.read_text())
+        return result
+
+
+def live_bot(server: SandboxServer, tmp_path: Path, **live_changes: Any) -> LiveBot:
+    """A live config for `server` under `tmp_path`, and a fresh wallet key in the environment."""
+    config = yaml.safe_load(sandbox_live_config(server, SPEED))
+    data_dir, log_dir = tmp_path / "data", tmp_path / "logs"
+    config["data_dir"] = str(data_dir)
+    config["journal"] = {"path": str(data_dir / "journal.duckdb")}
+    config["logging"] = {"dir": str(log_dir)}
+    config["status_interval_s"] = 60.0
+    config["live"].update(live_changes)
+    path = tmp_path / "live.yaml"
+    path.write_text(yaml.safe_dump(config))
+    key = "0x" + bytes(Account.create().key).hex()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLYACTOR_")}
+    env["POLYACTOR_PRIVATE_KEY"] = key
+    return LiveBot(
+        config=path,
+        data_dir=data_dir,
+        log_dir=log_dir,
+        summary=tmp_path / "summary.json",
+        env=env,
+        private_key=key,
+    )
+
+
+@contextmanager
+def sandbox(paper: PaperSettings | None = None, **changes: Any) -> Iterator[SandboxServer]:
+    settings = SandboxSettings(speed=SPEED, tick_interval_s=0.02, **changes)
+    if paper is not None:
+        settings = settings.model_copy(update={"paper": paper})
+    with serve(settings) as server:
+        yield server
+
+
+def stop(process: subprocess.Popen[str], timeout_s: float = 30.0) -> str:
+    """SIGTERM, then the output; SIGKILL if it does not stop in time."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        out, _ = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, _ = process.communicate(timeout=10)
+    return out or ""
+
+
+def wait_for(condition: Any, timeout_s: float, poll_s: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(poll_s)
+    return bool(condition())
