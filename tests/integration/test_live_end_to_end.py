@@ -4,13 +4,16 @@ every signature and header, and the bot trades the simulated market end to end."
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.integration.live_harness import live_bot, sandbox
+from tests.integration.live_harness import ROOT, live_bot, sandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -42,9 +45,12 @@ def test_live_mode_trades_several_windows_with_verified_orders_and_no_protocol_e
 
 
 @pytest.mark.timeout(240)
-def test_no_secret_appears_in_logs_journal_summary_or_output(tmp_path: Path) -> None:
+def test_no_secret_appears_in_logs_journal_summary_or_output_and_the_recording_replays(
+    tmp_path: Path,
+) -> None:
+    recording = tmp_path / "frames.jsonl"
     with sandbox() as server:
-        bot = live_bot(server, tmp_path)
+        bot = live_bot(server, tmp_path, record_path=str(recording))
         done = bot.run("20m", timeout_s=200)
         credentials = server.call(lambda state: list(state.credentials.values()))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -66,6 +72,27 @@ def test_no_secret_appears_in_logs_journal_summary_or_output(tmp_path: Path) -> 
     # The credentials cache holds them, but only its owner can read it.
     cached = bot.data_dir / "clob_credentials.json"
     assert cached.stat().st_mode & 0o077 == 0
+    # The raw frames recorded in live mode go back through the same parsers.
+    replayed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "run.py"),
+            "replay",
+            "--feed",
+            str(recording),
+            "--summary-json",
+            str(tmp_path / "replay.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert replayed.returncode == 0, replayed.stderr[-2000:]
+    replay = json.loads((tmp_path / "replay.json").read_text())
+    assert replay["frames"] > 100
+    assert replay["rejected_frames"] == 0
 
 
 def _journal_text(path: Path) -> str:
