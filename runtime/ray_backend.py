@@ -55,6 +55,7 @@ from runtime.api import (
     Shutdown,
     StartFailed,
 )
+from runtime.clock import RealClock
 
 if TYPE_CHECKING:
     from runtime.api import Actor
@@ -69,8 +70,13 @@ _ROOT = Path(__file__).resolve().parent.parent
 
 
 PING_TIMEOUT_S = 2.0
-"""How long a first liveness check waits; an actor busy for longer counts as alive (busy is
-not dead), and its ping is read on the next check."""
+"""How long a spawn waits for a name's holder to say whether it is alive."""
+
+FIRST_PING_WAIT_S = 0.1
+"""How long a first `is_alive` waits for its ping. An actor busy for longer counts as alive
+(busy is not dead) and its ping is read on the next check: a supervisor's watchdog must not
+stall its restarts and StartChild calls behind busy children (2 s each made the windows
+supervisor start windows minutes of simulated time late at 60x)."""
 
 
 NAME_RELEASE_TIMEOUT_S = 30.0
@@ -234,7 +240,7 @@ class RayRef:
         pending, self._ping = self._ping, None
         if pending is None:
             pending = handle.ping.remote()
-            ready, _ = ray.wait([pending], timeout=PING_TIMEOUT_S)
+            ready, _ = ray.wait([pending], timeout=FIRST_PING_WAIT_S)
         else:
             ready, _ = ray.wait([pending], timeout=0)
         if not ready:
@@ -450,6 +456,7 @@ def _put_checkout_on_pythonpath() -> None:
 
 
 _STARTED_HERE = threading.Event()
+_REAL_CLOCK = RealClock()
 
 
 def init_ray(
@@ -535,6 +542,10 @@ class RayRuntime:
     @property
     def clock(self) -> Clock:
         return self._clock
+
+    @property
+    def supervision_clock(self) -> Clock:
+        return _REAL_CLOCK
 
     @property
     def namespace(self) -> str:
