@@ -79,6 +79,10 @@ stall its restarts and StartChild calls behind busy children (2 s each made the 
 supervisor start windows minutes of simulated time late at 60x)."""
 
 
+REPLY_GRACE_S = 0.5
+"""How long a host whose handler crashed during an ask lives on after replying, so that the
+reply carrying the exception reaches the asker before the process is killed."""
+
 NAME_RELEASE_TIMEOUT_S = 30.0
 """How long a spawn waits for a dead holder to release its name before calling it taken."""
 
@@ -333,7 +337,7 @@ class _Host:
             try:
                 return _Ok(self.actor.receive(message))
             except Exception as e:  # noqa: BLE001 - the asker gets it; the actor crashes
-                self._crash(e)
+                self._crash(e, replying=True)
                 return _Err(e)
 
     def stop(self, reason: ExitReason | None = None) -> bool:
@@ -369,25 +373,31 @@ class _Host:
             started_at=self.started_at,
         )
 
-    def _crash(self, error: Exception) -> None:
+    def _crash(self, error: Exception, *, replying: bool = False) -> None:
         reason = Crash(error=repr(error), traceback=traceback.format_exc())
         self.poisoned = True
         assert self.actor is not None
         run_on_crash(self.actor, self.name)
         report_exit(self.name, self.incarnation, reason, self.watcher)
-        self._exit_soon()
+        self._exit_soon(replying=replying)
 
-    def exit_process(self) -> None:
-        """Queued by `_exit_soon`, so it runs after the reply of the call that stopped us has
-        left. A kill through Ray's control store frees the name at once; `exit_actor` or a
-        plain process exit left it held for seconds, until Ray noticed."""
+    def exit_process(self, delay_s: float = 0.0) -> None:
+        """Queued by `_exit_soon`, so it runs after the call that stopped us. A kill through
+        Ray's control store frees the name at once (`exit_actor` waits for the replies to our
+        own tells, and the supervisor's reply to our exit notice waits for this name: a
+        deadlock until the spawn gives up)."""
+        time.sleep(delay_s)
         ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
 
-    def _exit_soon(self) -> None:
+    def _exit_soon(self, *, replying: bool = False) -> None:
         _OUTBOX.flush()  # the exit notice and every earlier tell leave before the process does
-        # Through our own mailbox, so the current call's reply reaches its asker first (a kill
-        # from a thread raced it and lost the reply); messages queued before it are refused.
-        ray.get_runtime_context().current_actor.exit_process.remote()
+        # Through our own mailbox, so the current call finishes first; messages queued before
+        # it are refused. A crashing call's reply (the handler's exception) is still on its
+        # way when that runs: killed at once, the process once lost it under load and its
+        # asker saw ActorDiedError. The name stays taken until then (`_holder_state` calls
+        # that 'exiting' and a restart waits for it).
+        delay_s = REPLY_GRACE_S if replying else 0.0
+        ray.get_runtime_context().current_actor.exit_process.remote(delay_s)
 
 
 class _Context:
@@ -433,8 +443,8 @@ def _remote_host_class() -> Any:
 
 
 def _holder_state(name: str, namespace: str) -> str:
-    """'live' (answers as a running incarnation), 'dead' (gone, or stopped and exiting), or
-    'unknown' (busy or dying: no answer yet)."""
+    """'live' (answers as a running incarnation), 'exiting' (stopped, its exit queued),
+    'dead' (its process takes no more calls) or 'unknown' (busy or dying: no answer yet)."""
     try:
         handle = RayRef(name, namespace).handle()
     except ActorDead:
@@ -445,7 +455,7 @@ def _holder_state(name: str, namespace: str) -> str:
         return "dead"
     except GetTimeoutError:
         return "unknown"
-    return "dead" if answer is None else "live"
+    return "exiting" if answer is None else "live"
 
 
 def _put_checkout_on_pythonpath() -> None:
