@@ -172,6 +172,12 @@ def run_bot(args: argparse.Namespace) -> int:
     from runtime import SimulatedClock
     from runtime.logs import setup_logging
 
+    if settings.runtime.value == "ray":
+        from runtime.ray_backend import init_ray
+
+        # Ray takes 5-30 s to start: a simulated clock anchored before that would open windows
+        # (at 60x, half an hour of them) before any window actor exists.
+        init_ray()
     live = None
     if settings.mode.value == "live":
         from supervisors.live import connect_live
@@ -310,7 +316,11 @@ def _run_tree(
             settings.duration_s,
         )
 
-        exit_code, reason = supervise(root, clock, settings.duration_s, stop, started_at=sim_start)
+        # The duration counts from a started tree: on Ray starting it takes 10-20 s, which a
+        # 60x clock would otherwise take out of a 30-minute run.
+        exit_code, reason = supervise(
+            root, clock, settings.duration_s, stop, started_at=clock.now()
+        )
 
         if exit_code == 0:
             stats = tree_stats(runtime, ROOT)

@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import footprint, hot_path, journal, recovery, replay, sim_market
+from bench import footprint, hot_path, journal, ray_runtime, recovery, replay, sim_market
 from bench.common import Report, load_reports, write_markdown
 
 # Ordered as the issue lists them, cheapest first within that order of importance.
@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, Callable[..., Report]] = {
     "recovery": recovery.run,
     "replay": replay.run,
     "sim_market": sim_market.run,
+    "ray_runtime": ray_runtime.run,
 }
 
 

@@ -342,6 +342,14 @@ def settings_problems(settings: Settings) -> tuple[str, ...]:
             "runtime=deterministic cannot run mode=live: it is for tests and replay; "
             "use runtime pykka or ray"
         )
+    if settings.mode is Mode.LIVE and settings.runtime is RuntimeKind.RAY:
+        # The live venue (signing client, heartbeat thread, order map) is built once in the
+        # main process and shared by the gateway's incarnations; Ray would copy it into
+        # another process, where a restarted gateway would get a second one.
+        problems.append(
+            "runtime=ray cannot run mode=live in this version: the live venue lives in the "
+            "main process; use runtime pykka for live trading (Ray runs paper mode)"
+        )
     if settings.mode is Mode.LIVE and settings.speed != 1.0 and not _is_local(settings.live):
         # Only a local exchange (the sandbox) can run its market faster than real time.
         problems.append(

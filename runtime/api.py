@@ -192,6 +192,15 @@ class Runtime(Protocol):
         """'pykka', 'deterministic' or 'ray'."""
         ...
 
+    @property
+    def supervision_clock(self) -> Clock:
+        """What supervisors count restart intensity and watchdog periods on: the runtime's clock
+        where an actor restarts in microseconds (pykka, deterministic); real time on Ray, where a
+        restart takes real seconds, which a 60x simulated clock turns into minutes, so a crash
+        loop would never reach the intensity limit and the watchdog would ping ~12 times a
+        second."""
+        ...
+
     def spawn(
         self,
         factory: Factory,

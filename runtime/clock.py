@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "RealClock", "SimulatedClock"]
+__all__ = ["Clock", "ManualClock", "RealClock", "SimulatedClock", "clock_seconds"]
 
 
 class Clock(Protocol):
@@ -115,3 +115,12 @@ class ManualClock:
             listeners = tuple(self._listeners)
         for notify in listeners:
             notify()
+
+
+def clock_seconds(clock: Clock, real_seconds: float) -> float:
+    """How many of `clock`'s seconds pass in `real_seconds` real seconds: the delay to schedule
+    on `clock` for something meant in real time. A manual clock has no rate; it gets them 1:1."""
+    per_clock_second = clock.real_delay(1.0)
+    if not per_clock_second:
+        return real_seconds
+    return real_seconds / per_clock_second

@@ -166,6 +166,10 @@ class DeterministicRuntime:
     def clock(self) -> ManualClock:
         return self._clock
 
+    @property
+    def supervision_clock(self) -> ManualClock:
+        return self._clock
+
     # Runtime protocol ---------------------------------------------------------------------------
 
     def spawn(

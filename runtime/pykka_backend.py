@@ -283,6 +283,10 @@ class PykkaRuntime:
     def clock(self) -> Clock:
         return self._clock
 
+    @property
+    def supervision_clock(self) -> Clock:
+        return self._clock
+
     def spawn(
         self, factory: Factory, *, name: str, incarnation: int = 1, watcher: Ref | None = None
     ) -> Ref:

@@ -55,6 +55,7 @@ from runtime.api import (
     Shutdown,
     StartFailed,
 )
+from runtime.clock import RealClock
 
 if TYPE_CHECKING:
     from runtime.api import Actor
@@ -69,9 +70,18 @@ _ROOT = Path(__file__).resolve().parent.parent
 
 
 PING_TIMEOUT_S = 2.0
-"""How long a first liveness check waits; an actor busy for longer counts as alive (busy is
-not dead), and its ping is read on the next check."""
+"""How long a spawn waits for a name's holder to say whether it is alive."""
 
+FIRST_PING_WAIT_S = 0.1
+"""How long a first `is_alive` waits for its ping. An actor busy for longer counts as alive
+(busy is not dead) and its ping is read on the next check: a supervisor's watchdog must not
+stall its restarts and StartChild calls behind busy children (2 s each made the windows
+supervisor start windows minutes of simulated time late at 60x)."""
+
+
+REPLY_GRACE_S = 0.5
+"""How long a host whose handler crashed during an ask lives on after replying, so that the
+reply carrying the exception reaches the asker before the process is killed."""
 
 NAME_RELEASE_TIMEOUT_S = 30.0
 """How long a spawn waits for a dead holder to release its name before calling it taken."""
@@ -234,7 +244,7 @@ class RayRef:
         pending, self._ping = self._ping, None
         if pending is None:
             pending = handle.ping.remote()
-            ready, _ = ray.wait([pending], timeout=PING_TIMEOUT_S)
+            ready, _ = ray.wait([pending], timeout=FIRST_PING_WAIT_S)
         else:
             ready, _ = ray.wait([pending], timeout=0)
         if not ready:
@@ -327,7 +337,7 @@ class _Host:
             try:
                 return _Ok(self.actor.receive(message))
             except Exception as e:  # noqa: BLE001 - the asker gets it; the actor crashes
-                self._crash(e)
+                self._crash(e, replying=True)
                 return _Err(e)
 
     def stop(self, reason: ExitReason | None = None) -> bool:
@@ -363,25 +373,31 @@ class _Host:
             started_at=self.started_at,
         )
 
-    def _crash(self, error: Exception) -> None:
+    def _crash(self, error: Exception, *, replying: bool = False) -> None:
         reason = Crash(error=repr(error), traceback=traceback.format_exc())
         self.poisoned = True
         assert self.actor is not None
         run_on_crash(self.actor, self.name)
         report_exit(self.name, self.incarnation, reason, self.watcher)
-        self._exit_soon()
+        self._exit_soon(replying=replying)
 
-    def exit_process(self) -> None:
-        """Queued by `_exit_soon`, so it runs after the reply of the call that stopped us has
-        left. A kill through Ray's control store frees the name at once; `exit_actor` or a
-        plain process exit left it held for seconds, until Ray noticed."""
+    def exit_process(self, delay_s: float = 0.0) -> None:
+        """Queued by `_exit_soon`, so it runs after the call that stopped us. A kill through
+        Ray's control store frees the name at once (`exit_actor` waits for the replies to our
+        own tells, and the supervisor's reply to our exit notice waits for this name: a
+        deadlock until the spawn gives up)."""
+        time.sleep(delay_s)
         ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
 
-    def _exit_soon(self) -> None:
+    def _exit_soon(self, *, replying: bool = False) -> None:
         _OUTBOX.flush()  # the exit notice and every earlier tell leave before the process does
-        # Through our own mailbox, so the current call's reply reaches its asker first (a kill
-        # from a thread raced it and lost the reply); messages queued before it are refused.
-        ray.get_runtime_context().current_actor.exit_process.remote()
+        # Through our own mailbox, so the current call finishes first; messages queued before
+        # it are refused. A crashing call's reply (the handler's exception) is still on its
+        # way when that runs: killed at once, the process once lost it under load and its
+        # asker saw ActorDiedError. The name stays taken until then (`_holder_state` calls
+        # that 'exiting' and a restart waits for it).
+        delay_s = REPLY_GRACE_S if replying else 0.0
+        ray.get_runtime_context().current_actor.exit_process.remote(delay_s)
 
 
 class _Context:
@@ -427,8 +443,8 @@ def _remote_host_class() -> Any:
 
 
 def _holder_state(name: str, namespace: str) -> str:
-    """'live' (answers as a running incarnation), 'dead' (gone, or stopped and exiting), or
-    'unknown' (busy or dying: no answer yet)."""
+    """'live' (answers as a running incarnation), 'exiting' (stopped, its exit queued),
+    'dead' (its process takes no more calls) or 'unknown' (busy or dying: no answer yet)."""
     try:
         handle = RayRef(name, namespace).handle()
     except ActorDead:
@@ -439,7 +455,7 @@ def _holder_state(name: str, namespace: str) -> str:
         return "dead"
     except GetTimeoutError:
         return "unknown"
-    return "dead" if answer is None else "live"
+    return "exiting" if answer is None else "live"
 
 
 def _put_checkout_on_pythonpath() -> None:
@@ -450,6 +466,7 @@ def _put_checkout_on_pythonpath() -> None:
 
 
 _STARTED_HERE = threading.Event()
+_REAL_CLOCK = RealClock()
 
 
 def init_ray(
@@ -535,6 +552,10 @@ class RayRuntime:
     @property
     def clock(self) -> Clock:
         return self._clock
+
+    @property
+    def supervision_clock(self) -> Clock:
+        return _REAL_CLOCK
 
     @property
     def namespace(self) -> str:

@@ -9,7 +9,8 @@ Semantics (reference/aesthetics_supervision.md, B1 and B3):
 - strategies one_for_one, one_for_all and rest_for_one; siblings are stopped in reverse start
   order and restarted in start order (temporary siblings are not restarted);
 - every restart is checked against the intensity (at most R restarts in T seconds of the
-  runtime clock); past it, the supervisor stops all children in reverse order and exits with
+  runtime's supervision clock: its own clock, or real time on Ray, where a restart takes real
+  seconds); past it, the supervisor stops all children in reverse order and exits with
   `Shutdown("max_restart_intensity")`, which its own supervisor then handles;
 - a restart that fails to start is retried through a message to self, so the supervisor stays
   responsive and each retry is charged to the intensity;
@@ -40,6 +41,7 @@ from runtime.api import (
     StartFailed,
     is_normal_exit,
 )
+from runtime.clock import clock_seconds
 from state.events import ActorStarted, ActorStopped, ChildRestarted, Event, SupervisorGaveUp
 from supervisors.intensity import add_restart
 from supervisors.spec import (
@@ -222,8 +224,7 @@ class Supervisor(Actor):
             except StartFailed:
                 self._terminate_all()
                 raise
-        if self._watchdog_s > 0:
-            self.ctx.schedule(self._watchdog_s, _Watchdog())
+        self._schedule_watchdog()
 
     def on_stop(self) -> None:
         self._terminate_all()
@@ -385,7 +386,17 @@ class Supervisor(Actor):
                 child.incarnation,
                 Crash(error="exited without notice (process died?)"),
             )
-        self.ctx.schedule(self._watchdog_s, _Watchdog())
+        self._schedule_watchdog()
+
+    def _schedule_watchdog(self) -> None:
+        # `watchdog_s` is on the supervision clock (real time on Ray): a timer on a 60x
+        # simulated clock would otherwise ping every Ray child twelve times a second.
+        if self._watchdog_s <= 0:
+            return
+        delay = self._watchdog_s
+        if self.ctx.runtime.supervision_clock is not self.ctx.clock:
+            delay = clock_seconds(self.ctx.clock, self._watchdog_s)
+        self.ctx.schedule(delay, _Watchdog())
 
     # mechanics ----------------------------------------------------------------------------------
 
@@ -403,7 +414,7 @@ class Supervisor(Actor):
     def _restart(self, failed: _Child) -> None:
         times, exceeded = add_restart(
             self._counters.restart_times,
-            self.ctx.clock.monotonic(),
+            self.ctx.runtime.supervision_clock.monotonic(),
             intensity=self.flags.intensity,
             period_s=self.flags.period_s,
         )

@@ -1,0 +1,204 @@
+"""The real supervision tree on Ray: the paper-trading world (journal, market, venue over the
+paper exchange with timeouts dialled in, risk, windows, positions, feed, discovery, monitor) on
+a simulated clock at 30x, every actor a named Ray actor.
+
+One world serves the module: it trades until a position actor is live, then the tests look at
+it through Ray's state API, kill window actors (from outside with `ray.kill`, and from inside a
+handler with `os._exit`), and the last test stops the tree and checks the journal: no order
+sent twice, no invariant violated (DESIGN.md invariant 2 and the monitor's checks, on Ray)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.journal import Query
+from actors.venue import paper_venue
+from config.settings import Settings
+from runtime.api import ActorDead, AskTimeout
+from runtime.clock import SimulatedClock
+from state.invariants import find_violations
+from state.journal_store import JournalStore
+from supervisors import WhichChildren
+from supervisors.tree import POSITIONS, ROOT, WINDOWS, root_spec
+
+ray = pytest.importorskip("ray")
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(300)]
+
+NAMESPACE = "polyactor-test-tree"
+SPEED = 30.0
+BOUNDARY = 1_795_275_000.0  # 2026-11-21T15:30:00Z, a 15-minute boundary
+DRIVER_PID = os.getpid()
+
+
+class ExitWhenInspected:
+    """A message that ends the process of whichever handler first looks at its type: an
+    `os._exit` inside a real actor's handler, without a test hook in the actor. In this (the
+    test's) process it is an ordinary object, so it can be pickled and sent."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "__class__" and os.getpid() != DRIVER_PID:
+            os._exit(3)  # a `match` class pattern asks for it through isinstance
+        return object.__getattribute__(self, name)
+
+
+@dataclass
+class RayWorld:
+    runtime: Any
+    journal_path: Path
+    root: Any
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return list(self.runtime.address("journal").ask(Query(sql=sql, params=params), 20.0))
+
+    def children(self, supervisor: str) -> dict[str, tuple[int, bool]]:
+        infos = self.runtime.address(supervisor).ask(WhichChildren(), 20.0)
+        return {c.id: (c.incarnation, c.is_alive) for c in infos}
+
+
+def eventually(probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return probe()
+        except (AssertionError, ActorDead, AskTimeout):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayWorld]:
+    from runtime.ray_backend import RayRuntime, init_ray
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    init_ray(namespace=NAMESPACE)  # the dashboard serves the state API (list_actors)
+    journal_path = tmp_path_factory.mktemp("ray-tree") / "journal.duckdb"
+    base = Settings()
+    settings = Settings.model_validate(
+        {
+            "journal": {"path": str(journal_path)},
+            # Two assets: on 2 shared cores each Ray actor takes a second or more to start.
+            "sim": {"assets": [a.model_dump() for a in base.sim.assets[:2]]},
+            "paper": {"faults": {"seed": 3, "reject_rates": {"timeout": 0.2}}},
+        }
+    )
+    # Started after Ray is up; the first windows open while the tree starts, the next ones
+    # are listed once it runs.
+    clock = SimulatedClock(start=BOUNDARY, speed=SPEED)
+    runtime = RayRuntime(clock, namespace=NAMESPACE)
+    spec = root_spec(
+        settings, None, {}, start_time=BOUNDARY, venue_factory=paper_venue(settings.paper)
+    )
+    root = runtime.spawn(spec.start, name=ROOT)
+    ray_world = RayWorld(runtime, journal_path, root)
+    try:
+        yield ray_world
+    finally:
+        runtime.shutdown(timeout_s=30.0)
+
+
+def test_every_live_window_and_position_actor_is_listed_by_name_in_ray(world: RayWorld) -> None:
+    from ray.util.state import list_actors
+
+    def trading() -> dict[str, tuple[int, bool]]:
+        positions = world.children(POSITIONS)
+        assert positions, "no position actor yet"
+        return positions
+
+    positions = eventually(trading, timeout_s=150.0)
+    windows = world.children(WINDOWS)
+    live = {n for n, (_, alive) in {**windows, **positions}.items() if alive}
+    assert any(n.startswith("window/") for n in live)
+    assert any(n.startswith("position/") for n in live)
+
+    alive = list_actors(filters=[("state", "=", "ALIVE")], limit=10_000)
+    listed = {a.name for a in alive if a.ray_namespace == NAMESPACE}
+    assert live <= listed, live - listed
+    assert {ROOT, "journal", "risk", "venue", WINDOWS, POSITIONS} <= listed
+
+    # Each host's state summary names the actor it runs, the one the status view shows.
+    summaries = {s.name: s for s in world.runtime.summaries()}
+    for name in live & set(summaries):
+        kind = "WindowActor" if name.startswith("window/") else "PositionActor"
+        assert summaries[name].actor_type == kind
+        assert summaries[name].alive
+
+
+def _a_live_window(world: RayWorld) -> tuple[str, int]:
+    """An open window with at least 6 simulated minutes (12 s) left, so it is still open when
+    its restart is checked."""
+    soon = world.runtime.clock.now() + 360.0
+    open_ids = {
+        f"window/{w}"
+        for (w,) in world.query(
+            "SELECT payload->>'window_id' FROM events WHERE type = 'WindowDiscovered' "
+            "AND CAST(payload->>'end' AS DOUBLE) > ? "
+            "EXCEPT SELECT payload->>'window_id' FROM events WHERE type = 'WindowClosed'",
+            (soon,),
+        )
+    }
+    live = [
+        (n, inc) for n, (inc, alive) in world.children(WINDOWS).items() if alive and n in open_ids
+    ]
+    assert live, "no window actor with time left"
+    return max(live)
+
+
+def _comes_back_rebuilt(world: RayWorld, name: str, incarnation: int) -> None:
+    def restarted() -> None:
+        assert world.children(WINDOWS)[name] == (incarnation + 1, True)
+        assert world.runtime.address(name).is_alive()
+
+    eventually(restarted)
+    window_id = name.removeprefix("window/")
+    # Rebuilt from its journal stream: the new incarnation did not discover or anchor the
+    # window again.
+    for fact in ("WindowDiscovered", "WindowAnchored"):
+        (count,) = world.query(
+            "SELECT count(*) FROM events WHERE type = ? AND payload->>'window_id' = ?",
+            (fact, window_id),
+        )[0]
+        assert count <= 1, f"{fact} journaled {count} times for {window_id}"
+
+
+def test_a_window_actor_killed_by_ray_comes_back_rebuilt_from_the_journal(
+    world: RayWorld,
+) -> None:
+    name, incarnation = eventually(lambda: _a_live_window(world))
+    handle = ray.get_actor(name, namespace=NAMESPACE)
+    ray.kill(handle, no_restart=False)  # Ray may not restart it (max_restarts=0): we do
+    _comes_back_rebuilt(world, name, incarnation)
+
+
+def test_a_window_actor_whose_process_exits_in_a_handler_comes_back_rebuilt(
+    world: RayWorld,
+) -> None:
+    name, incarnation = eventually(lambda: _a_live_window(world))
+    old_pid = world.runtime.lookup(name).summary().pid
+    world.runtime.address(name).tell(ExitWhenInspected())
+    _comes_back_rebuilt(world, name, incarnation)
+    assert world.runtime.lookup(name).summary().pid != old_pid
+
+
+def test_after_the_kills_no_order_was_sent_twice_and_no_invariant_is_violated(
+    world: RayWorld,
+) -> None:
+    accepted = world.query(
+        "SELECT payload->>'client_id', count(DISTINCT payload->>'order_id') "
+        "FROM events WHERE type = 'OrderAccepted' GROUP BY 1"
+    )
+    intents = world.query("SELECT count(*) FROM events WHERE type = 'OrderIntent'")[0][0]
+    assert intents > 0
+    assert all(n == 1 for _, n in accepted), accepted
+    world.root.stop(timeout_s=60.0)  # the journal stops last and flushes
+    world.runtime.shutdown(timeout_s=30.0)
+    with JournalStore(world.journal_path, read_only=True) as store:
+        assert find_violations(store.query, 0) == []
