@@ -334,6 +334,11 @@ class PaperExchange:
                 problems.append(f"open SELLs reserve {reserved} of {token}, we hold {held}")
         return tuple(problems)
 
+    @property
+    def echoes_client_ids(self) -> bool:
+        """Whether order snapshots carry our client ids (see `hide_client_ids`)."""
+        return not self.hide_client_ids
+
     def holding(self, account: Account, asset: str = COLLATERAL) -> Decimal:
         """The true (never lagging) balance of any account; for tests and reports."""
         return self._ledger.balance(account, asset)
