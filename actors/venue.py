@@ -614,6 +614,10 @@ class VenueGatewayActor(Actor):
         for snapshot in open_orders:
             if snapshot.client_id == client_id:
                 return _result_of(snapshot, client_id)
+        if not self._echoes_client_ids():
+            # Absence of our client id proves nothing here: the owner asks FindOrder with the
+            # request, which matches the venue's unowned orders and trades on its fields.
+            return _Unresolved(reason="the venue does not echo client ids")
         if self._in_process is None:
             # A remote venue's fills may still be on their way: absence proves nothing.
             return _Unresolved(reason="not among the open orders; it may have traded already")
