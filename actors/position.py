@@ -308,8 +308,25 @@ class PositionActor(Actor):
             # Reconciliation cancels unowned orders only after a grace; the next start claims.
             log.warning("%s: claiming %d orders went unanswered (%r)", self._me, len(order_ids), e)
 
+    def _reclaim_orders(self) -> None:
+        """Every check: a gateway restarted since (it forgets owners, and a venue that does not
+        echo client ids cannot tell it) learns them again well within reconciliation's grace
+        for unowned orders. A tell: nothing here waits on it."""
+        working = tuple(
+            OrderId(o.order_id)
+            for o in self._state.orders
+            if o.order_id and self._state.is_working(o)
+        )
+        if not working:
+            return
+        try:
+            self._venue.tell(ClaimOrders(owner=self.ctx.name, order_ids=working))
+        except ActorDead:
+            log.debug("%s: no gateway to claim orders from", self._me)
+
     def _on_check(self) -> None:
         self._timer = None
+        self._reclaim_orders()
         now = self._now()
         self._observe(CheckTicked(at=now))
         wallet_at = self._state.wallet_at

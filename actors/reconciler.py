@@ -116,6 +116,7 @@ class ReconcilerActor(Actor):
         self._last_success_at: float | None = None
         self._unowned_since: dict[OrderId, float] = {}
         self._audited: frozenset[ConditionId] = frozenset()
+        self._reported: set[TokenId] = set()
         self._timer: Timer | None = None
 
     def on_start(self) -> None:
@@ -181,6 +182,14 @@ class ReconcilerActor(Actor):
             unowned_since=self._unowned_since,
             audited=self._audited,
             settings=self._settings,
+            adopted_before=frozenset(
+                str(pid)
+                for (pid,) in ask_journal(
+                    "SELECT DISTINCT payload->>'position_id' FROM events "
+                    "WHERE type = 'PositionAdopted'",
+                    (),
+                )
+            ),
         )
         self._carry_out(decided, now)
         self._passes += 1
@@ -194,6 +203,9 @@ class ReconcilerActor(Actor):
         for adoption in decided.adopt:
             self._adopt(adoption, now)
         for unadoptable in decided.unadoptable:
+            if unadoptable.held.token_id in self._reported:
+                continue  # journaled and logged once per incarnation, not every pass
+            self._reported.add(unadoptable.held.token_id)
             self._log.error(
                 "position_not_adoptable",
                 token=unadoptable.held.token_id,

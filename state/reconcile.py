@@ -71,6 +71,9 @@ class ReconcileSettings(BaseModel):
     audit_tolerance: Decimal = Field(default=Decimal("0.10"), ge=0)
     # Seconds between attempts while the first pass has not succeeded.
     retry_s: float = Field(default=5.0, gt=0)
+    # Held shares below this are reported, not adopted: no exit plan can be placed under the
+    # venue's minimum order size (5 on the Up/Down markets), and fee rounding leaves such dust.
+    min_adopt_size: Decimal = Field(default=Decimal(5), ge=0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,12 +171,15 @@ def plan(
     unowned_since: Mapping[OrderId, float],
     audited: frozenset[ConditionId],
     settings: ReconcileSettings,
+    adopted_before: frozenset[str] = frozenset(),
 ) -> Plan:
-    """One reconciliation pass (see the module docstring)."""
+    """One reconciliation pass (see the module docstring). `adopted_before` are the ids of
+    positions adopted earlier (settled since): shares still held there are reported, never
+    adopted a second time."""
     ours = tuple(ours)
     closed = tuple(closed)
     held = tuple(held)
-    adopt, unadoptable = _adoptions(held, ours)
+    adopt, unadoptable = _adoptions(held, ours, adopted_before, settings)
     cancel, since = _unowned(now, tuple(unowned_orders), unowned_since, settings)
     return Plan(
         adopt=adopt,
@@ -187,13 +193,23 @@ def plan(
 
 
 def _adoptions(
-    held: tuple[VenuePosition, ...], ours: tuple[OurPosition, ...]
+    held: tuple[VenuePosition, ...],
+    ours: tuple[OurPosition, ...],
+    adopted_before: frozenset[str],
+    settings: ReconcileSettings,
 ) -> tuple[tuple[Adoption, ...], tuple[Unadoptable, ...]]:
     known = {p.token_id for p in ours}
     adopt: list[Adoption] = []
     unadoptable: list[Unadoptable] = []
     for position in held:
         if position.size <= 0 or position.token_id in known:
+            continue
+        if position.size < settings.min_adopt_size:
+            reason = (
+                f"{position.size} of {position.token_id} is below {settings.min_adopt_size}, "
+                "the least an exit plan can sell: reported, left untouched"
+            )
+            unadoptable.append(Unadoptable(held=position, reason=reason))
             continue
         window = window_of(position)
         if window is None:
@@ -204,6 +220,13 @@ def _adoptions(
             unadoptable.append(Unadoptable(held=position, reason=reason))
             continue
         outcome = Outcome.UP if position.token_id == window.up_token else Outcome.DOWN
+        if adopted_position_id(window, outcome) in adopted_before:
+            reason = (
+                f"{position.size} of {position.token_id} is still held after its adopted "
+                "position settled: reported, left untouched"
+            )
+            unadoptable.append(Unadoptable(held=position, reason=reason))
+            continue
         adopt.append(
             Adoption(
                 position_id=adopted_position_id(window, outcome),

@@ -334,6 +334,14 @@ class PaperExchange:
                 problems.append(f"open SELLs reserve {reserved} of {token}, we hold {held}")
         return tuple(problems)
 
+    def orders_by_client_id(self) -> dict[str, set[OrderId]]:
+        """Every order the venue ever took, by the client id it was sent with (tests: the
+        venue's own record of duplicates, whatever its snapshots show)."""
+        seen: dict[str, set[OrderId]] = {}
+        for order in self._orders.values():
+            seen.setdefault(order.client_id, set()).add(order.order_id)
+        return seen
+
     @property
     def echoes_client_ids(self) -> bool:
         """Whether order snapshots carry our client ids (see `hide_client_ids`)."""
