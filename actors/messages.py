@@ -14,6 +14,11 @@ Who sends what (actor names in brackets; `window/<wid>`, `position/<pid>` are pe
     [risk]      --CancelEntries--> [position/<pid>]    (kill switch: entries only, never exits)
     [venue/any] --UpdateBalance--> [risk]              (the venue's collateral; risk also polls it)
     [monitor/operator] --Halt / Resume--> [risk]       (ask or tell; reply RiskState)
+    [position]  --ClaimOrders--> [venue]               (after a (re)start: the orders it owns)
+    [reconciler] --GetPositions / GetClosedPositions / GetUnownedOrders / CancelOrder--> [venue]
+    [reconciler] --AdoptExposure--> [risk]             (ask; reply Granted: the shares are held)
+    [reconciler] --OpenTrading--> [risk]               (the first reconciliation succeeded)
+    [risk]      --GetReconcileStatus--> [reconciler]   (a restarted risk asks whether it may trade)
 
 Ids are deterministic so that a restarted actor rebuilds the same names from its journal:
 `window_id = "BTC-15m-2026-11-21T15:45Z"`, `position_id = f"{window_id}/UP"`, and client order
@@ -42,18 +47,25 @@ from venues.types import (
 )
 
 __all__ = [
+    "AdoptExposure",
     "BookUpdate",
     "CancelEntries",
     "CancelFailed",
     "CancelOrder",
     "Cancelled",
+    "ClaimOrders",
     "FindOrder",
     "GetBalance",
+    "GetClosedPositions",
     "GetOpenOrders",
+    "GetPositions",
+    "GetReconcileStatus",
     "GetRiskSnapshot",
+    "GetUnownedOrders",
     "Granted",
     "Halt",
     "MarketUpdate",
+    "OpenTrading",
     "OrderEvent",
     "OrderFound",
     "Outcome",
@@ -61,6 +73,7 @@ __all__ = [
     "PlaceOrder",
     "Placed",
     "QueryFailed",
+    "ReconcileStatus",
     "Redeem",
     "Redeemed",
     "Refused",
@@ -290,6 +303,38 @@ class Resume:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AdoptExposure:
+    """Ask, reconciler -> risk: the wallet holds shares nobody reserved for (found by
+    reconciliation). Always granted: the money is spent already, refusing would not unspend it;
+    the reservation makes the caps see it until the adopted position releases it."""
+
+    owner: str  # the adopted position's id
+    window_id: str
+    asset: str
+    amount: Decimal  # collateral the shares cost (size x the venue's average price)
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenTrading:
+    """Tell, reconciler -> risk: the first reconciliation of this run succeeded; reservations
+    for entries may be granted from now on."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetReconcileStatus:
+    """Ask, -> reconciler: reply ReconcileStatus."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconcileStatus:
+    passes: int  # successful reconciliations of this run
+    last_success_at: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CancelEntries:
     """Risk -> position: cancel your entry order (kill switch). Exit plans and stops stay."""
 
@@ -367,10 +412,44 @@ class CancelFailed:
 class FindOrder:
     """Ask: what became of the order submitted with `client_id` in market `condition_id`?
     The answer to an unknown outcome (an AskTimeout on PlaceOrder): the gateway handles asks in
-    order, so this answer comes after that placement was done. Reply: OrderFound, or QueryFailed."""
+    order, so this answer comes after that placement was done. Reply: OrderFound, or QueryFailed.
+
+    `request` and `intended_at` (the intent's time) let the gateway recognise the order on a
+    venue that does not echo client ids (the live venue after a restart): it matches the
+    unowned open orders and trades of the market on the request's fields. Several candidates
+    answer QueryFailed(error_kind="Ambiguous"): never resend on that (invariant 2)."""
 
     client_id: str
     condition_id: ConditionId
+    request: OrderRequest | None = None
+    intended_at: float | None = None
+    order_id: OrderId | None = None  # known already (journaled OrderAccepted): no search needed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimOrders:
+    """Tell, position -> venue: these order ids (from its journal's OrderAccepted) are mine.
+    The gateway records the owner and delivers the events it parked for them (invariant 5)."""
+
+    owner: str
+    order_ids: tuple[OrderId, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetPositions:
+    """Ask: every token the wallet holds. Reply: tuple[VenuePosition, ...], or QueryFailed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetClosedPositions:
+    """Ask: the wallet's closed positions with realised P&L. Reply: tuple[ClosedPosition, ...],
+    or QueryFailed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetUnownedOrders:
+    """Ask: the venue's open orders that no actor owns or has claimed. Reply:
+    tuple[OrderSnapshot, ...], or QueryFailed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

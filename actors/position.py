@@ -21,6 +21,7 @@ from actors.messages import (
     CancelFailed,
     Cancelled,
     CancelOrder,
+    ClaimOrders,
     FindOrder,
     GetBalance,
     Granted,
@@ -287,11 +288,45 @@ class PositionActor(Actor):
                 len(state.trades),
                 state.size,
             )
+            self._claim_orders()
             self._perform(SyncWithVenue(client_ids=orders_to_verify(state)))
         self._evaluate()
 
+    def _claim_orders(self) -> None:
+        """Tell the gateway which venue orders are ours: a restarted gateway on a venue that
+        does not echo client ids cannot tell otherwise (invariant 5). An ask, so the claims
+        are recorded before this position's lookups match unowned orders."""
+        order_ids = tuple(OrderId(o.order_id) for o in self._state.orders if o.order_id)
+        if not order_ids:
+            return
+        try:
+            self._venue.ask(
+                ClaimOrders(owner=self.ctx.name, order_ids=order_ids),
+                timeout_s=self._settings.venue_timeout_s,
+            )
+        except (AskTimeout, ActorDead) as e:
+            # Reconciliation cancels unowned orders only after a grace; the next start claims.
+            log.warning("%s: claiming %d orders went unanswered (%r)", self._me, len(order_ids), e)
+
+    def _reclaim_orders(self) -> None:
+        """Every check: a gateway restarted since (it forgets owners, and a venue that does not
+        echo client ids cannot tell it) learns them again well within reconciliation's grace
+        for unowned orders. A tell: nothing here waits on it."""
+        working = tuple(
+            OrderId(o.order_id)
+            for o in self._state.orders
+            if o.order_id and self._state.is_working(o)
+        )
+        if not working:
+            return
+        try:
+            self._venue.tell(ClaimOrders(owner=self.ctx.name, order_ids=working))
+        except ActorDead:
+            log.debug("%s: no gateway to claim orders from", self._me)
+
     def _on_check(self) -> None:
         self._timer = None
+        self._reclaim_orders()
         now = self._now()
         self._observe(CheckTicked(at=now))
         wallet_at = self._state.wallet_at
@@ -493,8 +528,7 @@ class PositionActor(Actor):
         for client_id in client_ids:
             try:
                 reply = self._venue.ask(
-                    FindOrder(client_id=client_id, condition_id=self._state.window.condition_id),
-                    timeout_s=self._settings.venue_timeout_s,
+                    self._find_order(client_id), timeout_s=self._settings.venue_timeout_s
                 )
             except (AskTimeout, ActorDead) as e:
                 reply = QueryFailed(
@@ -537,6 +571,24 @@ class PositionActor(Actor):
                     raise TypeError(msg)
         if self._refresh_wallet() and is_complete:
             self._observe(VenueSynced(at=self._now()))
+
+    def _find_order(self, client_id: str) -> FindOrder:
+        state = self._state
+        order = state.order(client_id)
+        if order is None or order.order_id is not None:
+            return FindOrder(
+                client_id=client_id,
+                condition_id=state.window.condition_id,
+                order_id=None if order is None else OrderId(order.order_id or ""),
+            )
+        # Its order id is unknown: the request lets a venue that never echoes client ids
+        # recognise it (never resent on a guess: invariant 2).
+        return FindOrder(
+            client_id=client_id,
+            condition_id=state.window.condition_id,
+            request=order.request(state.token_id),
+            intended_at=order.intended_at,
+        )
 
     def _give_up_on(self, client_id: str, message: str) -> None:
         order = self._state.order(client_id)

@@ -9,17 +9,21 @@ risk recovers by itself, are documented in state/risk.py.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from actors.journal import AppendDurable, Query, QueryRefused, read_stream
 from actors.messages import (
+    AdoptExposure,
     CancelEntries,
     GetBalance,
+    GetReconcileStatus,
     GetRiskSnapshot,
     Granted,
     Halt,
+    OpenTrading,
     QueryFailed,
+    ReconcileStatus,
     Refused,
     ReleaseReservation,
     Reserve,
@@ -78,6 +82,11 @@ class RiskActor(Actor):
         UpdateBalance(collateral): the venue's balance (also polled from `venue` every
             `balance_poll_interval_s` with `GetBalance`).
         GetRiskSnapshot: ask -> RiskSnapshot.
+        AdoptExposure: ask -> Granted, always (CapitalReserved purpose "adopted"): shares
+            reconciliation found; entries into that window are refused while it is held.
+        OpenTrading(reason): from the reconciler. With `reconciler` set, entries are refused
+            ("not_reconciled", no signal cooldown) from start until then; a restarted risk asks
+            the reconciler (GetReconcileStatus) whether the run was reconciled already.
         ConfigChanged: applies the new `settings.risk` thresholds at once and re-assesses.
 
     Emits `CancelEntries` to `position/<owner>` for every owner with an open entry when risk
@@ -115,6 +124,7 @@ class RiskActor(Actor):
         kill_switch_resend_s: float = 30.0,
         ask_timeout_s: float = 5.0,
         orphan_grace_s: float | None = 120.0,
+        reconciler: str | None = None,
     ) -> None:
         for name, value in (
             ("orphan_grace_s", orphan_grace_s),
@@ -141,6 +151,7 @@ class RiskActor(Actor):
         self._kill_switch_resend_s = kill_switch_resend_s
         self._ask_timeout_s = ask_timeout_s
         self._orphan_grace_s = orphan_grace_s
+        self._reconciler = reconciler
         self._book: RiskBook = initial_book(starting_collateral)
         self._timer: Timer | None = None
         self._next_balance_poll = -math.inf
@@ -166,6 +177,11 @@ class RiskActor(Actor):
             reservations=len(self._book.reservations),
             exposure=self._book.exposure,
         )
+        if self._reconciler is not None and not self._was_reconciled():
+            self._book = replace(
+                self._book, trading_closed="trading opens after the first reconciliation"
+            )
+            self._logger().info("trading_closed", until="the first reconciliation succeeds")
         self._poll_balance()
         self._run(Assess())
         self._reconcile()
@@ -182,8 +198,18 @@ class RiskActor(Actor):
 
     def receive(self, message: object) -> object:
         match message:
-            case Reserve() | ResizeReservation() | ReleaseReservation() | Halt() | Resume():
+            case (
+                Reserve()
+                | AdoptExposure()
+                | ResizeReservation()
+                | ReleaseReservation()
+                | Halt()
+                | Resume()
+            ):
                 return self._run(message)
+            case OpenTrading(reason=reason):
+                self._open_trading(reason)
+                return None
             case UpdateBalance(collateral=collateral):
                 self._book = observe_balance(self._book, collateral)
                 return None
@@ -231,6 +257,24 @@ class RiskActor(Actor):
             self._send_cancel_entries(only_due=False)
         self._warn_about_daily_loss(now)
         return decision.reply
+
+    def _was_reconciled(self) -> bool:
+        """A restarted risk asks the reconciler whether this run was reconciled already (the
+        gate is not journaled: it belongs to the run, and the journal outlives runs)."""
+        assert self._reconciler is not None
+        try:
+            status = self.ctx.runtime.address(self._reconciler).ask(
+                GetReconcileStatus(), self._ask_timeout_s
+            )
+        except (ActorDead, AskTimeout):
+            return False  # not started yet (the first start): it will tell OpenTrading
+        return isinstance(status, ReconcileStatus) and status.passes > 0
+
+    def _open_trading(self, reason: str) -> None:
+        if self._book.trading_closed is None:
+            return
+        self._book = replace(self._book, trading_closed=None)
+        self._logger().info("trading_opened", reason=reason)
 
     def _log_state_change(self, event: RiskStateChanged) -> None:
         log = self._logger()

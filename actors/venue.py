@@ -32,9 +32,13 @@ from actors.messages import (
     CancelFailed,
     Cancelled,
     CancelOrder,
+    ClaimOrders,
     FindOrder,
     GetBalance,
+    GetClosedPositions,
     GetOpenOrders,
+    GetPositions,
+    GetUnownedOrders,
     OrderEvent,
     OrderFound,
     Placed,
@@ -49,6 +53,7 @@ from actors.sim_market import Feed, Subscribe
 from runtime.api import Actor, ActorDead, Timer, UnhandledMessage
 from runtime.logs import actor_logger
 from state.backoff import backoff_delay_s, full_bucket, retry_after_s, take_token
+from state.order_match import Ambiguous, Found, match_order
 from venues.errors import (
     Maintenance,
     OrderNotFound,
@@ -150,6 +155,16 @@ class MarketDrivenVenue(Protocol):
 
 
 @runtime_checkable
+class EchoesClientIds(Protocol):
+    """A venue that can say whether its order snapshots carry our client ids (the paper
+    exchange does, unless told to answer like the live venue). A venue without this attribute
+    is taken not to: the live venue knows only its own order ids."""
+
+    @property
+    def echoes_client_ids(self) -> bool: ...
+
+
+@runtime_checkable
 class FindsOrdersByClientId(Protocol):
     """A venue that can say what became of an order by our client id, terminal orders
     included (a live client can: the order id is the hash of the order it signed)."""
@@ -234,6 +249,10 @@ VenueCommand: TypeAlias = (
     | GetBalance
     | FindOrder
     | GetOpenOrders
+    | GetPositions
+    | GetClosedPositions
+    | GetUnownedOrders
+    | ClaimOrders
     | Redeem
     | GetVenueStats
     | MarketEvent
@@ -258,7 +277,15 @@ class VenueGatewayActor(Actor):
         CancelOrder(order_id, owner): ask -> Cancelled | CancelFailed. "Not found" / already
             gone is `Cancelled(was_live=False)`. Only the recorded owner may cancel an order.
         GetBalance(token_id, refresh): ask -> Decimal | QueryFailed.
-        FindOrder(client_id, condition_id): ask -> OrderFound | QueryFailed.
+        FindOrder(client_id, condition_id, request, intended_at): ask -> OrderFound |
+            QueryFailed. On a venue that does not echo client ids, an order it cannot find by
+            client id is matched on the request's fields among unowned orders and trades
+            (`state.order_match`); several candidates answer QueryFailed("Ambiguous").
+        ClaimOrders(owner, order_ids): tell, from a (re)started position: record the owner and
+            deliver the events parked for those orders.
+        GetPositions() / GetClosedPositions(): ask -> tuple of VenuePosition / ClosedPosition,
+            or QueryFailed.
+        GetUnownedOrders(): ask -> the open orders nobody owns or claimed, or QueryFailed.
         GetOpenOrders(condition_id): ask -> tuple[OrderSnapshot, ...] | QueryFailed.
         Redeem(condition_id): ask -> Redeemed | QueryFailed.
         GetVenueStats(): ask -> VenueStats.
@@ -388,6 +415,24 @@ class VenueGatewayActor(Actor):
                 if isinstance(amount, VenueError):
                     return self._query_failed("Redeem", amount)
                 return Redeemed(condition_id=condition_id, amount=amount)
+            case GetPositions():
+                held = self._with_retries(self._venue.positions)
+                return (
+                    self._query_failed("GetPositions", held)
+                    if isinstance(held, VenueError)
+                    else held
+                )
+            case GetClosedPositions():
+                closed = self._with_retries(self._venue.closed_positions)
+                if isinstance(closed, VenueError):
+                    return self._query_failed("GetClosedPositions", closed)
+                return closed
+            case GetUnownedOrders():
+                return self._unowned_open_orders()
+            case ClaimOrders(owner=owner, order_ids=order_ids):
+                for order_id in order_ids:
+                    self._claim(order_id, owner)
+                return None
             case GetVenueStats():
                 return VenueStats(parked=self._parked_count, **self._counts)
             case _Poll():
@@ -569,6 +614,10 @@ class VenueGatewayActor(Actor):
         for snapshot in open_orders:
             if snapshot.client_id == client_id:
                 return _result_of(snapshot, client_id)
+        if not self._echoes_client_ids():
+            # Absence of our client id proves nothing here: the owner asks FindOrder with the
+            # request, which matches the venue's unowned orders and trades on its fields.
+            return _Unresolved(reason="the venue does not echo client ids")
         if self._in_process is None:
             # A remote venue's fills may still be on their way: absence proves nothing.
             return _Unresolved(reason="not among the open orders; it may have traded already")
@@ -649,7 +698,7 @@ class VenueGatewayActor(Actor):
 
     def _on_find_order(self, message: FindOrder) -> OrderFound | QueryFailed:
         client_id = message.client_id
-        order_id = self._order_of_client.get(client_id)
+        order_id = message.order_id or self._order_of_client.get(client_id)
         if order_id is None:
             found = self._resolve_lost_answer_for_lookup(message)
             if isinstance(found, QueryFailed):
@@ -671,6 +720,8 @@ class VenueGatewayActor(Actor):
         )
 
     def _resolve_lost_answer_for_lookup(self, message: FindOrder) -> OrderId | QueryFailed | None:
+        if message.request is not None and not self._echoes_client_ids():
+            return self._match_by_request(message)
         client_id = message.client_id
         if isinstance(self._venue, FindsOrdersByClientId):
             venue = self._venue
@@ -698,6 +749,91 @@ class VenueGatewayActor(Actor):
         if owner is not None:
             self._remember(snapshot.order_id, client_id, owner)
         return snapshot.order_id
+
+    def _echoes_client_ids(self) -> bool:
+        venue = self._venue
+        return isinstance(venue, EchoesClientIds) and venue.echoes_client_ids
+
+    def _match_by_request(self, message: FindOrder) -> OrderId | QueryFailed | None:
+        """The venue does not echo client ids: find the order by what was asked for."""
+        client_id = message.client_id
+        request = message.request
+        assert request is not None, "only called with a request"
+        if isinstance(self._venue, FindsOrdersByClientId):
+            venue = self._venue
+            snapshot = self._with_retries(lambda: venue.order_by_client_id(client_id))
+            if isinstance(snapshot, VenueError):
+                return self._query_failed("FindOrder", snapshot)
+            if snapshot is not None:  # placed by this process: the client knows it
+                self._remember_found(snapshot.order_id, client_id)
+                return snapshot.order_id
+        open_orders = self._with_retries(lambda: self._venue.open_orders(message.condition_id))
+        if isinstance(open_orders, VenueError):
+            return self._query_failed("FindOrder", open_orders)
+        trades = self._with_retries(lambda: self._venue.trades(message.condition_id))
+        if isinstance(trades, VenueError):
+            return self._query_failed("FindOrder", trades)
+        match match_order(
+            request,
+            intended_at=message.intended_at if message.intended_at is not None else 0.0,
+            open_orders=open_orders,
+            trades=trades,
+            taken=self._owner_of.keys(),
+        ):
+            case Found(order_id=order_id):
+                self._log.info("order_found_by_request", client_id=client_id, order_id=order_id)
+                self._remember_found(order_id, client_id)
+                return order_id
+            case Ambiguous(candidates=candidates):
+                self._log.warning(
+                    "order_lookup_ambiguous", client_id=client_id, candidates=list(candidates)
+                )
+                return QueryFailed(
+                    query="FindOrder",
+                    error_kind="Ambiguous",
+                    message=(
+                        f"{len(candidates)} unowned orders match {client_id}: "
+                        f"{', '.join(candidates)}; do not send it again, reconciliation decides"
+                    ),
+                    is_retryable=True,
+                )
+            case _:
+                return None
+
+    def _remember_found(self, order_id: OrderId, client_id: str) -> None:
+        owner = self._owner_of_client.get(client_id) or owner_of_client_order(client_id)
+        if owner is not None:
+            self._remember(order_id, client_id, owner)
+
+    def _claim(self, order_id: OrderId, owner: str) -> None:
+        recorded = self._owner_of.get(order_id)
+        if recorded is not None and recorded != owner:
+            self._log.error("claim_of_owned_order", order_id=order_id, owner=recorded, by=owner)
+            return
+        self._owner_of[order_id] = owner
+        self._unowned.discard(order_id)
+        parked = self._parked.pop(order_id, None)
+        if parked:
+            self._parked_count -= len(parked)
+            for event in parked:
+                self._deliver(owner, event)
+
+    def _unowned_open_orders(self) -> tuple[OrderSnapshot, ...] | QueryFailed:
+        open_orders = self._with_retries(self._venue.open_orders)
+        if isinstance(open_orders, VenueError):
+            return self._query_failed("GetUnownedOrders", open_orders)
+        unowned = []
+        for snapshot in open_orders:
+            if snapshot.order_id in self._owner_of:
+                continue
+            owner = (
+                None if snapshot.client_id is None else owner_of_client_order(snapshot.client_id)
+            )
+            if owner is not None and snapshot.client_id is not None:
+                self._remember(snapshot.order_id, snapshot.client_id, owner)
+                continue
+            unowned.append(snapshot)
+        return tuple(unowned)
 
     def _is_certainly_absent(self, client_id: str) -> bool:
         """Whether this incarnation can vouch that the venue never took `client_id`."""

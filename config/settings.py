@@ -28,6 +28,7 @@ from pydantic_core import PydanticCustomError, PydanticUndefined
 
 from actors.venue import VenueSettings
 from state.position import PositionSettings
+from state.reconcile import ReconcileSettings
 from strategy.settings import StrategySettings
 from venues.paper.settings import PaperSettings
 from venues.sim.settings import SimSettings
@@ -326,6 +327,8 @@ class Settings(_Section):
     position: PositionSettings = PositionSettings()
     # The gateway's pacing and retries are fixed when it starts.
     venue: VenueSettings = restart_required(VenueSettings())
+    # The reconciler reads its thresholds when it starts.
+    reconcile: ReconcileSettings = restart_required(ReconcileSettings())
 
     @model_validator(mode="after")
     def _settings_are_consistent(self) -> Self:

@@ -68,6 +68,7 @@ from venues.types import (
 )
 
 __all__ = [
+    "ADOPTED",
     "CENT",
     "NEVER_REACHED_VENUE",
     "OUTCOME_UNKNOWN_KINDS",
@@ -368,6 +369,10 @@ def favours_reversal(confidence_ours: Decimal | None, threshold: Decimal) -> boo
 
 
 # --- state -------------------------------------------------------------------------------------
+
+ADOPTED = "adopted"
+"""The purpose of a position reconciliation started for shares the wallet held unknown to us:
+its `entry_size`/`entry_price` are the venue's size and average price, and it places no entry."""
 
 
 class Purpose(StrEnum):
@@ -1203,6 +1208,8 @@ def _is_new_fill(state: PositionState, update: TradeUpdate) -> bool:
 def _open(state: PositionState, now: float) -> Decision:
     if state.is_opened:
         return NOTHING
+    if state.purpose == ADOPTED:
+        return _adopt(state, now)
     opened = PositionOpened(
         stream_id=state.stream_id,
         ts=now,
@@ -1228,6 +1235,35 @@ def _open(state: PositionState, now: float) -> Decision:
         now=now,
     )
     return Decision(events=(opened, intent), actions=(submit,))
+
+
+def _adopt(state: PositionState, now: float) -> Decision:
+    """Shares reconciliation found in the wallet with no position of ours: they are held from
+    now on by this position, which protects them with an exit plan and never buys more."""
+    opened = PositionOpened(
+        stream_id=state.stream_id,
+        ts=now,
+        event_id=_event_id(state, "opened"),
+        position_id=state.position_id,
+        window_id=window_id(state.window),
+        outcome=state.outcome.value,
+        token_id=state.token_id,
+        condition_id=state.window.condition_id,
+        reservation_id=state.reservation_id,
+        entry_price=state.entry_price,
+        entry_size=state.entry_size,
+        purpose=state.purpose,
+    )
+    adopted = SizeCorrected(
+        stream_id=state.stream_id,
+        ts=now,
+        event_id=_event_id(state, "adopted"),
+        position_id=state.position_id,
+        old_size=ZERO,
+        new_size=state.entry_size,
+        reason=f"adopted: the venue holds {state.entry_size} at {state.entry_price} on average",
+    )
+    return Decision(events=(opened, adopted))
 
 
 def _on_placement_answered(state: PositionState, answer: PlacementAnswered, now: float) -> Decision:
@@ -1458,6 +1494,8 @@ def _settle(state: PositionState, how: str, redemption: Decimal, now: float) -> 
         (t.fee * t.price if t.side is Side.BUY else t.fee for t in state.trades if not t.is_failed),
         ZERO,
     )
+    if state.purpose == ADOPTED:
+        cost += state.entry_price * state.entry_size  # bought before we knew of them
     proceeds = sold + redemption
     pnl = proceeds - cost
     events: list[Event] = []
@@ -1636,6 +1674,8 @@ def _is_entry_resend_due(state: PositionState, now: float, settings: PositionSet
 
 def _entry_phase_over(state: PositionState, now: float, settings: PositionSettings) -> bool:
     """No entry or retry can still trade or still be placed."""
+    if state.purpose == ADOPTED:
+        return True  # an adopted position never enters
     return (
         bool(state.of_purpose(Purpose.ENTRY))
         and not state.working(*_ENTRY_PURPOSES)
@@ -1696,6 +1736,8 @@ def _report_spent_capital(state: PositionState, now: float, settings: PositionSe
         and state.reservation_id not in state.resized_reservations
     ):
         amount = state.cost_of(Purpose.ENTRY, Purpose.RETRY)
+        if state.purpose == ADOPTED:
+            amount = state.reserved_amount  # what the adopted shares cost stays at risk
         return Decision(
             actions=(ResizeCapital(reservation_id=state.reservation_id, amount=amount),)
         )

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["OpenPosition", "OpenWindow", "open_positions", "open_windows"]
+__all__ = [
+    "JournalPosition",
+    "OpenPosition",
+    "OpenWindow",
+    "adopted_positions",
+    "journal_positions",
+    "open_positions",
+    "open_windows",
+    "settled_pnl_by_market",
+]
 
 Query = Callable[[str, tuple[Any, ...]], Sequence[tuple[Any, ...]]]
 
@@ -105,6 +114,134 @@ def open_positions(query: Query) -> list[OpenPosition]:
             ),
         )
     return list(found.values())
+
+
+def adopted_positions(query: Query) -> list[OpenPosition]:
+    """Positions reconciliation adopted and that never settled, oldest first: their market is
+    in their PositionAdopted (no window of ours may have discovered it)."""
+    rows = query(
+        "SELECT a.payload->>'position_id', a.payload->>'outcome', a.payload->>'reservation_id', "
+        "a.payload->>'avg_price', a.payload->>'size', "
+        "a.payload->>'window_id', a.payload->>'asset', CAST(a.payload->>'timeframe_s' AS INTEGER), "
+        "CAST(a.payload->>'start' AS DOUBLE), CAST(a.payload->>'end' AS DOUBLE), "
+        "a.payload->>'condition_id', a.payload->>'up_token', a.payload->>'down_token', "
+        "a.payload->>'slug', a.payload->>'tick_size', a.payload->>'min_order_size' "
+        "FROM events a WHERE a.type = 'PositionAdopted' AND NOT EXISTS (SELECT 1 FROM events s "
+        "WHERE s.type = 'PositionSettled' AND s.payload->>'position_id' = a.payload->>'position_id') "
+        "ORDER BY a.seq",
+        (),
+    )
+    found: dict[str, OpenPosition] = {}
+    for row in rows:
+        position_id, outcome, reservation_id, price, size = row[:5]
+        found.setdefault(
+            position_id,
+            OpenPosition(
+                position_id=position_id,
+                window=OpenWindow(**_window_fields(row[5:])),
+                outcome=outcome,
+                reservation_id=reservation_id,
+                entry_price=Decimal(price),
+                entry_size=Decimal(size),
+                purpose="adopted",
+            ),
+        )
+    return list(found.values())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalPosition:
+    """An open position as reconciliation needs it: what it holds by its final fills and
+    corrections, and whether anything about it is still pending at the venue."""
+
+    position_id: str
+    token_id: str
+    condition_id: str
+    held: Decimal
+    is_pending: bool
+
+
+def journal_positions(query: Query) -> list[JournalPosition]:
+    """Every position opened (or adopted) and not settled."""
+    opened = query(
+        "SELECT DISTINCT p.payload->>'position_id', p.payload->>'token_id', "
+        "p.payload->>'condition_id' FROM events p WHERE p.type = 'PositionOpened' "
+        "AND NOT EXISTS (SELECT 1 FROM events s WHERE s.type = 'PositionSettled' "
+        "AND s.payload->>'position_id' = p.payload->>'position_id')",
+        (),
+    )
+    positions = {str(pid): (str(token), str(condition)) for pid, token, condition in opened}
+    for adopted in adopted_positions(query):
+        window = adopted.window
+        token = window.up_token if adopted.outcome == "UP" else window.down_token
+        positions.setdefault(adopted.position_id, (token, window.condition_id))
+    if not positions:
+        return []
+    facts = query(
+        "SELECT type, stream_id, payload->>'client_id', payload->>'trade_id', "
+        "payload->>'status', payload->>'side', payload->>'size', payload->>'fee', "
+        "payload->>'old_size', payload->>'new_size' FROM events WHERE type IN "
+        "('OrderIntent', 'OrderAccepted', 'OrderRejected', 'OrderFilled', 'SizeCorrected') "
+        "AND stream_id LIKE 'position/%' ORDER BY seq",
+        (),
+    )
+    intents: dict[str, set[str]] = {}
+    answered: dict[str, set[str]] = {}
+    fills: dict[str, dict[str, dict[str, tuple[str, Decimal, Decimal]]]] = {}
+    corrections: dict[str, Decimal] = {}
+    for kind, stream, client_id, trade_id, status, side, size, fee, old, new in facts:
+        pid = str(stream).removeprefix("position/")
+        if pid not in positions:
+            continue
+        match kind:
+            case "OrderIntent":
+                intents.setdefault(pid, set()).add(client_id)
+            case "OrderAccepted" | "OrderRejected":
+                answered.setdefault(pid, set()).add(client_id)
+            case "OrderFilled":
+                by_status = fills.setdefault(pid, {}).setdefault(trade_id, {})
+                by_status[status] = (side, Decimal(size), Decimal(fee))
+            case "SizeCorrected":
+                corrections[pid] = corrections.get(pid, Decimal(0)) + Decimal(new) - Decimal(old)
+    found = []
+    for pid, (token, condition) in positions.items():
+        held = corrections.get(pid, Decimal(0))
+        has_unfinished_fill = False
+        for by_status in fills.get(pid, {}).values():
+            if "FAILED" in by_status:
+                continue
+            confirmed = by_status.get("CONFIRMED")
+            if confirmed is None:
+                has_unfinished_fill = True
+                continue
+            side, size, fee = confirmed
+            held += size - fee if side == "BUY" else -size
+        unanswered = intents.get(pid, set()) - answered.get(pid, set())
+        found.append(
+            JournalPosition(
+                position_id=pid,
+                token_id=token,
+                condition_id=condition,
+                held=held,
+                is_pending=bool(unanswered) or has_unfinished_fill,
+            )
+        )
+    return found
+
+
+def settled_pnl_by_market(query: Query) -> dict[str, Decimal]:
+    """Our realised P&L per market (condition id), over every settled position."""
+    rows = query(
+        "SELECT o.payload->>'condition_id', s.payload->>'realized_pnl' FROM events s "
+        "JOIN events o ON o.type = 'PositionOpened' "
+        "AND o.payload->>'position_id' = s.payload->>'position_id' "
+        "WHERE s.type = 'PositionSettled'",
+        (),
+    )
+    totals: dict[str, Decimal] = {}
+    for condition, pnl in rows:
+        totals[str(condition)] = totals.get(str(condition), Decimal(0)) + Decimal(pnl)
+    return totals
 
 
 def _window_fields(row: Sequence[Any]) -> dict[str, Any]:

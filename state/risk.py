@@ -62,6 +62,7 @@ from types import MappingProxyType
 from typing import TypeAlias, assert_never
 
 from actors.messages import (
+    AdoptExposure,
     Granted,
     Halt,
     Refused,
@@ -87,6 +88,7 @@ from state.trading_events import (
 )
 
 __all__ = [
+    "ADOPTED",
     "DAY_S",
     "STREAM",
     "Assess",
@@ -154,6 +156,15 @@ class RefusalReason(StrEnum):
     MAX_ASSET = "max_asset"
     MAX_TOTAL = "max_total_exposure"
     DAILY_LOSS_BUDGET = "daily_loss_budget"
+    NOT_RECONCILED = "not_reconciled"  # trading opens after the first reconciliation
+    ADOPTED_WINDOW = "adopted_window"  # reconciliation adopted shares in this window
+
+
+ADOPTED = "adopted"
+"""The purpose of a reservation that records shares reconciliation adopted (AdoptExposure)."""
+
+# Refusals that say nothing about the window's signal: no cooldown follows them.
+_NO_COOLDOWN = frozenset({"signal_cooldown", "not_reconciled"})
 
 
 class StateCause(StrEnum):
@@ -219,6 +230,9 @@ class RiskBook:
     refusals: int = 0
     # Window id -> time of its last refusal (read-only; evolve builds a new one).
     last_refusal_at: Mapping[str, float] = field(default_factory=_no_refusals)
+    # Why new entries may not be funded yet (None: they may). An observation like `collateral`:
+    # the shell closes it at start until the first reconciliation of the run succeeded.
+    trading_closed: str | None = None
 
     @property
     def equity(self) -> Decimal:
@@ -324,7 +338,7 @@ def evolve(book: RiskBook, event: Event) -> RiskBook:
                 peak_equity=max(book.peak_equity, book.starting_equity + realized_total),
             )
         case CapitalRefused():
-            if event.reason == RefusalReason.SIGNAL_COOLDOWN:
+            if event.reason in _NO_COOLDOWN:
                 return replace(book, refusals=book.refusals + 1)
             refused_at = {**book.last_refusal_at, event.window_id: event.ts}
             return replace(
@@ -431,7 +445,9 @@ class Assess:
     """Time passed or the thresholds changed: apply the state transitions now due."""
 
 
-RiskCommand: TypeAlias = Reserve | ResizeReservation | ReleaseReservation | Halt | Resume | Assess
+RiskCommand: TypeAlias = (
+    Reserve | AdoptExposure | ResizeReservation | ReleaseReservation | Halt | Resume | Assess
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -458,6 +474,8 @@ def decide(book: RiskBook, command: RiskCommand, now: float, settings: RiskSetti
     match command:
         case Reserve():
             reply, events = _reserve(book, command, now, settings)
+        case AdoptExposure():
+            reply, events = _adopt(book, command, now)
         case ResizeReservation():
             events, notes = _resize(book, command, now)
         case ReleaseReservation():
@@ -583,6 +601,32 @@ def _reserve(
     )
 
 
+def _adopt(book: RiskBook, request: AdoptExposure, now: float) -> tuple[Granted, tuple[Event, ...]]:
+    """Shares the wallet holds without a reservation: always recorded (the money is spent;
+    refusing would not unspend it), so every cap counts them from now on. Once per owner."""
+    held = next(
+        (r for r in book.reservations if r.owner == request.owner and r.purpose == ADOPTED), None
+    )
+    if held is not None:
+        return Granted(reservation_id=held.reservation_id, amount=held.amount), ()
+    amount = max(request.amount, ZERO)
+    granted = Granted(
+        reservation_id=reservation_id(request.owner, book.granted_count + 1), amount=amount
+    )
+    return granted, (
+        CapitalReserved(
+            stream_id=STREAM,
+            ts=now,
+            reservation_id=granted.reservation_id,
+            owner=request.owner,
+            window_id=request.window_id,
+            asset=request.asset,
+            amount=amount,
+            purpose=ADOPTED,
+        ),
+    )
+
+
 def _invalid(request: Reserve) -> str | None:
     if request.purpose not in Purpose.__members__.values():
         known = ", ".join(p.value for p in Purpose)
@@ -601,6 +645,23 @@ def _gate(
 ) -> tuple[RefusalReason, str] | None:
     """The refusals that do not depend on the amount."""
     is_protective = request.purpose in PROTECTIVE
+    if book.trading_closed is not None and not is_protective:
+        return RefusalReason.NOT_RECONCILED, book.trading_closed
+    adopted = next(
+        (
+            r
+            for r in book.reservations
+            if r.purpose == ADOPTED
+            and r.window_id == request.window_id
+            and r.owner != request.owner
+        ),
+        None,
+    )
+    if adopted is not None and not is_protective:
+        # Two positions on one token would read one wallet balance and heal against each other.
+        return RefusalReason.ADOPTED_WINDOW, (
+            f"window {request.window_id} holds adopted shares ({adopted.owner}); no new entries"
+        )
     if book.state is RiskState.HALTED:
         return RefusalReason.STATE_HALTED, f"kill switch on ({book.state_reason})"
     if book.state is RiskState.DEGRADED and not is_protective:

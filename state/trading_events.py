@@ -27,15 +27,20 @@ __all__ = [
     "OrderFilled",
     "OrderIntent",
     "OrderRejected",
+    "PositionAdopted",
     "PositionOpened",
+    "PositionReported",
     "PositionSettled",
     "ReversalTriggered",
     "RiskStateChanged",
     "ScaleInFunded",
     "ScaleInTriggered",
+    "SettlementMismatch",
     "SignalScored",
     "SizeCorrected",
     "StopLossTriggered",
+    "TradingOpened",
+    "UnownedOrderCancelled",
     "WindowAnchored",
     "WindowClosed",
     "WindowDiscovered",
@@ -309,6 +314,80 @@ class PositionSettled(Event):
     proceeds: Decimal  # collateral from sells and redemption
     fees: Decimal  # in collateral
     realized_pnl: Decimal
+
+
+# --- reconciler --------------------------------------------------------------------------------
+
+
+@event
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionAdopted(Event):
+    """The wallet held shares no position of ours did: a position actor protects them from now
+    on (never market-sold, invariant 6). Carries the market, so the position is rebuilt after a
+    restart even though no window of ours discovered it."""
+
+    position_id: str
+    reservation_id: str
+    outcome: str
+    size: Decimal
+    avg_price: Decimal
+    reason: str
+    window_id: str
+    asset: str
+    timeframe_s: int
+    start: float
+    end: float
+    condition_id: str
+    up_token: str
+    down_token: str
+    slug: str
+    tick_size: Decimal
+    min_order_size: Decimal
+
+
+@event
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionReported(Event):
+    """Something reconciliation found and deliberately left alone (invariant 6)."""
+
+    kind: str  # unadoptable, ghost
+    subject: str  # token or position id
+    detail: str
+
+
+@event
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnownedOrderCancelled(Event):
+    """An open order nobody owned or claimed for the grace period, cancelled on purpose so it
+    cannot block a protective order (invariant 5)."""
+
+    order_id: str
+    token_id: str
+    side: str
+    price: Decimal
+    size: Decimal
+    unowned_since: float
+    was_live: bool
+
+
+@event
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettlementMismatch(Event):
+    """Our settled P&L of a market differs from the venue's closed positions beyond the
+    tolerance."""
+
+    condition_id: str
+    ours: Decimal
+    venue: Decimal
+    tolerance: Decimal
+
+
+@event
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradingOpened(Event):
+    """The first reconciliation of the run succeeded: risk may fund entries from now on."""
+
+    reason: str
 
 
 # --- monitor -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
     ├── risk        serialises every capital decision
     ├── positions   dynamic: one actor per open position (rebuilt from the journal)
     ├── windows     dynamic: one actor per market window (rebuilt from the journal)
+    ├── reconciler  compares the journal with the exchange; adopts, cancels unowned orders
     ├── feed        routes market events to window actors
     ├── discovery   starts a window actor for each listed window
     ├── monitor     invariant checks over the journal; halts through risk
@@ -34,6 +35,7 @@ from actors.journal import JournalActor, query
 from actors.messages import Outcome, position_actor, window_actor
 from actors.monitor import MonitorActor
 from actors.position import PositionActor
+from actors.reconciler import ReconcilerActor
 from actors.risk import RiskActor
 from actors.sim_market import SimMarketActor
 from actors.status import StatusActor
@@ -43,7 +45,7 @@ from config.settings import Mode, Settings
 from runtime.api import Factory, Runtime
 from runtime.clock import Clock
 from state.journal_store import JournalStore
-from state.recovery import OpenWindow, open_positions, open_windows
+from state.recovery import OpenWindow, adopted_positions, open_positions, open_windows
 from supervisors.dynamic import DynamicSupervisor
 from supervisors.spec import ChildKind, ChildSpec, Flags, Restart, Strategy
 from supervisors.supervisor import Supervisor
@@ -58,6 +60,7 @@ __all__ = [
     "MARKET",
     "MONITOR",
     "POSITIONS",
+    "RECONCILER",
     "RISK",
     "ROOT",
     "STATUS",
@@ -76,6 +79,7 @@ VENUE = "venue"
 RISK = "risk"
 POSITIONS = "positions"
 WINDOWS = "windows"
+RECONCILER = "reconciler"
 FEED = "feed"
 DISCOVERY = "discovery"
 MONITOR = "monitor"
@@ -182,7 +186,10 @@ def _trading_children(settings: Settings, exchange: Exchange) -> list[ChildSpec]
         ChildSpec(
             id=RISK,
             start=partial(
-                RiskActor, settings.risk, starting_collateral=exchange.starting_collateral
+                RiskActor,
+                settings.risk,
+                starting_collateral=exchange.starting_collateral,
+                reconciler=RECONCILER,  # no entry is funded before the first reconciliation
             ),
         ),
         ChildSpec(
@@ -194,6 +201,17 @@ def _trading_children(settings: Settings, exchange: Exchange) -> list[ChildSpec]
             id=WINDOWS,
             start=partial(DynamicSupervisor, leaf, rebuild=partial(_open_windows, window_start)),
             kind=ChildKind.SUPERVISOR,
+        ),
+        # After positions (it starts adopted ones) and windows, before feed and discovery: its
+        # first pass opens trading in risk.
+        ChildSpec(
+            id=RECONCILER,
+            start=partial(
+                ReconcilerActor,
+                settings.reconcile,
+                position_start=partial(PositionActor, settings=settings.position),
+                positions=POSITIONS,
+            ),
         ),
         ChildSpec(id=FEED, start=partial(FeedActor, market=MARKET, discovery=DISCOVERY)),
         ChildSpec(
@@ -242,6 +260,11 @@ def _open_windows(
 
 
 def _open_positions(settings: Settings, runtime: Runtime) -> list[ChildSpec]:
+    journal = _journal_query(runtime)
+    opened = open_positions(journal)
+    known = {p.position_id for p in opened}
+    # An adopted position whose own PositionOpened is not journaled yet is rebuilt too.
+    opened += [p for p in adopted_positions(journal) if p.position_id not in known]
     return [
         ChildSpec(
             id=position_actor(p.position_id),
@@ -258,7 +281,7 @@ def _open_positions(settings: Settings, runtime: Runtime) -> list[ChildSpec]:
             ),
             restart=Restart.TRANSIENT,
         )
-        for p in open_positions(_journal_query(runtime))
+        for p in opened
     ]
 
 

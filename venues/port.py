@@ -34,6 +34,7 @@ from typing import Protocol, runtime_checkable
 
 from venues.types import (
     BookSnapshot,
+    ClosedPosition,
     ConditionId,
     MarketEvent,
     OrderId,
@@ -43,6 +44,7 @@ from venues.types import (
     TokenId,
     TradeUpdate,
     UserEvent,
+    VenuePosition,
 )
 
 __all__ = [
@@ -138,6 +140,14 @@ class Venue(Protocol):
 
     def redeem(self, condition_id: ConditionId) -> Decimal:
         """Turn winning tokens of a resolved market into collateral; returns the amount."""
+        ...
+
+    def positions(self) -> tuple[VenuePosition, ...]:
+        """Every outcome token the wallet holds (the Data API's /positions; it lags fills)."""
+        ...
+
+    def closed_positions(self) -> tuple[ClosedPosition, ...]:
+        """Positions the wallet no longer holds, with realised P&L (/closed-positions)."""
         ...
 
     # --- market data ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ __all__ = [
     "BestBidAsk",
     "BookLevel",
     "BookSnapshot",
+    "ClosedPosition",
     "ConditionId",
     "LastTrade",
     "MarketEvent",
@@ -40,6 +41,7 @@ __all__ = [
     "TradeStatus",
     "TradeUpdate",
     "UserEvent",
+    "VenuePosition",
     "WindowListed",
     "timeframe_label",
 ]
@@ -334,3 +336,43 @@ class TradeUpdate:
 
 
 UserEvent = OrderUpdate | TradeUpdate
+
+
+# --- account positions (the Data API's /positions and /closed-positions) ------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VenuePosition:
+    """One outcome token the wallet holds, as the Data API reports it (`GET /positions`).
+
+    The market fields (`slug`, `outcome_index`, `opposite_token`, `end_date`) are there because
+    reconciliation must be able to protect a position it finds without any record of its own.
+    """
+
+    condition_id: ConditionId
+    token_id: TokenId
+    size: Decimal
+    avg_price: Decimal
+    redeemable: bool
+    current_price: Decimal = ZERO
+    outcome: str = ""  # "Up" / "Down"
+    outcome_index: int = 0  # 0 is the first token of the market (Up)
+    opposite_token: TokenId | None = None
+    slug: str = ""
+    end_date: float | None = None  # epoch seconds
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClosedPosition:
+    """A position the wallet no longer holds (sold or redeemed), with the venue's realised P&L
+    (`GET /closed-positions`); the settlement audit compares it with ours."""
+
+    condition_id: ConditionId
+    token_id: TokenId
+    size: Decimal  # shares bought over the position's life (the Data API's totalBought)
+    avg_price: Decimal
+    realized_pnl: Decimal
+    current_price: Decimal = ZERO  # 1 or 0 once resolved
+    outcome: str = ""
+    slug: str = ""
+    timestamp: float = 0.0  # when it closed, epoch seconds

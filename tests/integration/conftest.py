@@ -34,6 +34,8 @@ START = 1_795_275_000.0  # 2026-11-21T15:30:00Z, a 15-minute boundary
 class PaperWorld:
     tmp_path: Path
     overrides: dict[str, Any] = field(default_factory=dict)
+    # Runs on the paper exchange before the tree starts: seed what a previous run left behind.
+    setup: Callable[[PaperExchange], None] | None = None
 
     def __post_init__(self) -> None:
         self.tmp_path.mkdir(parents=True, exist_ok=True)
@@ -45,6 +47,8 @@ class PaperWorld:
         self.rt = DeterministicRuntime(self.clock)
         factory = paper_venue(self.settings.paper)
         self.exchange: PaperExchange = factory(self.clock)
+        if self.setup is not None:
+            self.setup(self.exchange)
         spec = root_spec(self.settings, None, {}, start_time=START, venue_factory=factory)
         self.root = self.rt.spawn(spec.start, name=ROOT)
         self.stopped = False
@@ -89,8 +93,8 @@ class PaperWorld:
 def paper_world(tmp_path: Path) -> Iterator[Callable[..., PaperWorld]]:
     worlds: list[PaperWorld] = []
 
-    def make(**overrides: Any) -> PaperWorld:
-        world = PaperWorld(tmp_path / f"world{len(worlds)}", overrides)
+    def make(setup: Callable[[PaperExchange], None] | None = None, **overrides: Any) -> PaperWorld:
+        world = PaperWorld(tmp_path / f"world{len(worlds)}", overrides, setup)
         worlds.append(world)
         return world
 

@@ -4,8 +4,8 @@ exchange's fault knobs against the whole tree, and shown not to happen.
 Each world trades the simulated market on the deterministic runtime (real actors, real journal,
 real paper exchange); the outcome is read from the journal and from the exchange itself.
 
-Invariant 6 (reconciliation adopts, never destroys) needs the live venue's reconciler (issue 5);
-invariant 9 (config edits without a restart) is shown end to end by
+Invariant 6 (reconciliation adopts, never destroys) runs the reconciler against a venue that
+holds a position nobody knows while our own entries are still in flight; invariant 9 (config edits without a restart) is shown end to end by
 tests/test_run.py::test_editing_the_yaml_of_a_running_bot_reaches_a_subscribed_actor_within_2s.
 """
 
@@ -23,6 +23,9 @@ from actors.messages import GetRiskSnapshot, Halt
 from state.journal_store import JournalStore
 from state.position import PositionSettings, exit_plan_target
 from venues.paper.ledger import Account
+from venues.types import ConditionId, MarketWindow, TokenId
+
+from .conftest import START
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -157,6 +160,65 @@ def test_invariant_5_every_open_order_has_a_live_owner(paper_world):
 
     world = paper_world()
     world.run(60, check)
+
+
+def test_invariant_6_reconciliation_adopts_unknown_positions_and_never_sells_or_stales(
+    paper_world,
+):
+    # A reconciler that market-sold what it did not recognise, and settled positions whose
+    # entry was still in flight as "stale".
+    leftover = MarketWindow(
+        asset="ETH",
+        timeframe_s=900,
+        start=START,
+        end=START + 900,
+        condition_id=ConditionId("0xleft"),
+        up_token=TokenId("left-up"),
+        down_token=TokenId("left-down"),
+        slug=f"eth-updown-15m-{int(START)}",
+    )
+
+    def leave_a_position(exchange):
+        exchange.seed_position(leftover, leftover.down_token, Decimal(20), Decimal("0.30"))
+
+    # Slow confirmations and placements keep our own positions pending across passes.
+    world = paper_world(
+        setup=leave_a_position,
+        paper={"faults": {"latency_s": 2.0, "confirmation_delay_s": 90.0}},
+        reconcile={"interval_s": 20.0},
+    )
+    world.run(10)
+    (adopted,) = world.query(
+        "SELECT payload->>'position_id' FROM events WHERE type = 'PositionAdopted'"
+    )
+    sells = world.query(
+        "SELECT payload->>'order_type', payload->>'size' FROM events WHERE type = 'OrderIntent' "
+        "AND payload->>'position_id' = ? AND payload->>'side' = 'SELL'",
+        adopted,
+    )
+    assert sells
+    assert all(order_type == "GTC" for order_type, _ in sells)  # an exit plan, never at market
+    assert Decimal(sells[-1][1]) == Decimal(20)  # covering all of it
+    assert world.exchange.holding(Account.US, leftover.down_token) == Decimal(20)
+    assert world.query(
+        "SELECT count(*) FROM events WHERE type = 'PositionSettled' AND payload->>'how' = 'ghost'"
+    ) == [(0,)]
+    ours = {
+        o
+        for (o,) in world.query(
+            "SELECT payload->>'order_id' FROM events WHERE type = 'OrderAccepted'"
+        )
+    }
+    cancelled = {
+        o
+        for (o,) in world.query(
+            "SELECT payload->>'order_id' FROM events WHERE type = 'UnownedOrderCancelled'"
+        )
+    }
+    assert ours
+    assert not ours & cancelled
+    assert world.totals()["orders_placed"] > 0
+    assert world.violations() == []
 
 
 def test_invariant_7_the_kill_switch_cancels_entries_and_keeps_exit_plans(paper_world):

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.messages import (
+    AdoptExposure,
     Granted,
     Halt,
     Refused,
@@ -906,3 +907,44 @@ def test_journal_facts_fold_openings_settlements_and_closed_windows() -> None:
         {},
         frozenset({"W2"}),
     )
+
+
+# --- the reconciliation gate and adopted exposure ---------------------------------------------------
+
+
+def test_before_the_first_reconciliation_entries_are_refused_without_a_signal_cooldown() -> None:
+    d = desk(**ROOMY)
+    d.book = replace(d.book, trading_closed="trading opens after the first reconciliation")
+    refused = d.refusal(reserve("W1/UP"))
+    assert refused.reason == "not_reconciled"
+    assert "W1" not in d.book.last_refusal_at  # the window may enter as soon as trading opens
+    d.book = replace(d.book, trading_closed=None)
+    d.grant(reserve("W1/UP"))
+
+
+def test_adopted_shares_are_always_recorded_once_and_count_against_the_caps() -> None:
+    d = desk(**ROOMY)
+    d.book = replace(d.book, state=RiskState.HALTED)  # even halted: the money is spent already
+    adopt = AdoptExposure(
+        owner="W9~adopted/UP", window_id="W9", asset="BTC", amount=D(30), timestamp=0.0
+    )
+    first = d.send(adopt)
+    assert isinstance(first.reply, Granted)
+    (event,) = first.events
+    assert isinstance(event, CapitalReserved)
+    assert (event.purpose, event.amount) == ("adopted", D(30))
+    again = d.send(adopt)
+    assert again.reply == first.reply
+    assert again.events == ()
+    assert d.book.exposure == D(30)
+
+
+def test_no_entry_is_funded_in_a_window_that_holds_adopted_shares() -> None:
+    d = desk(**ROOMY)
+    d.send(
+        AdoptExposure(
+            owner="W1~adopted/UP", window_id="W1", asset="BTC", amount=D(3), timestamp=0.0
+        )
+    )
+    refused = d.refusal(reserve("W1/DOWN", window="W1"))
+    assert refused.reason == "adopted_window"

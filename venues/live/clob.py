@@ -77,6 +77,7 @@ from venues.live.credentials import (
     load_or_create_credentials,
     signing_key,
 )
+from venues.live.data_api import DataApiClient
 from venues.live.streams import UserChannelAuth
 from venues.live.wire import (
     LAST_CURSOR,
@@ -107,6 +108,7 @@ from venues.port import (
 from venues.types import (
     ZERO,
     BookSnapshot,
+    ClosedPosition,
     ConditionId,
     OrderId,
     OrderRequest,
@@ -117,6 +119,7 @@ from venues.types import (
     Side,
     TokenId,
     TradeUpdate,
+    VenuePosition,
 )
 
 __all__ = ["LiveVenue", "MarketVersion"]
@@ -302,6 +305,9 @@ class LiveVenue:
                 ),
                 self.identity,
             )
+        )
+        self._data_api = DataApiClient(
+            settings.data_host, self.funder, timeout_s=settings.request_timeout_s
         )
         self._contracts = get_contract_config(settings.chain_id)
         self._bucket = full_bucket(
@@ -532,6 +538,14 @@ class LiveVenue:
         return float(self._call("GET /time", self._client.get_server_time))
 
     # --- streams -------------------------------------------------------------------------
+
+    # --- the wallet's positions (Data API) ---------------------------------------------------
+
+    def positions(self) -> tuple[VenuePosition, ...]:
+        return self._data_api.positions()
+
+    def closed_positions(self) -> tuple[ClosedPosition, ...]:
+        return self._data_api.closed_positions()
 
     def subscribe_market(self, callback: MarketCallback) -> Unsubscribe:
         if self._market_stream is None:

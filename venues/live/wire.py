@@ -28,6 +28,7 @@ from venues.types import (
     BestBidAsk,
     BookLevel,
     BookSnapshot,
+    ClosedPosition,
     ConditionId,
     LastTrade,
     MarketResolved,
@@ -48,6 +49,7 @@ from venues.types import (
     TokenId,
     TradeStatus,
     TradeUpdate,
+    VenuePosition,
 )
 
 __all__ = [
@@ -83,6 +85,7 @@ __all__ = [
     "parse_book",
     "parse_cancel_response",
     "parse_clob_market",
+    "parse_closed_positions",
     "parse_error_body",
     "parse_frame",
     "parse_gamma_market",
@@ -94,6 +97,7 @@ __all__ = [
     "parse_trade",
     "parse_trades_page",
     "up_down_window",
+    "venue_position",
 ]
 
 DEFAULT_TICK_SIZE = Decimal("0.01")
@@ -295,6 +299,7 @@ class DataPosition:
     outcome_index: int
     slug: str
     end_date: str
+    opposite_token: TokenId | None = None
 
 
 # --- field access --------------------------------------------------------------------------
@@ -1151,9 +1156,67 @@ def parse_positions(raw: object, path: str = "$") -> tuple[DataPosition, ...]:
                 outcome_index=outcome_index,
                 slug=_optional_text(obj, "slug", item_path) or "",
                 end_date=_optional_text(obj, "endDate", item_path) or "",
+                opposite_token=_opposite_asset(obj, item_path),
             )
         )
     return tuple(positions)
+
+
+def _opposite_asset(obj: Mapping[str, object], path: str) -> TokenId | None:
+    text = _optional_text(obj, "oppositeAsset", path)
+    return TokenId(text) if text else None
+
+
+def venue_position(position: DataPosition) -> VenuePosition:
+    """The port's view of one Data API position."""
+    return VenuePosition(
+        condition_id=position.condition_id,
+        token_id=position.token_id,
+        size=position.size,
+        avg_price=position.avg_price,
+        redeemable=position.redeemable,
+        current_price=position.current_price,
+        outcome=position.outcome,
+        outcome_index=position.outcome_index,
+        opposite_token=position.opposite_token,
+        slug=position.slug,
+        end_date=_epoch_of(position.end_date),
+    )
+
+
+def parse_closed_positions(raw: object, path: str = "$") -> tuple[ClosedPosition, ...]:
+    """GET /closed-positions of the Data API (a bare array; numbers are JSON numbers;
+    `timestamp` in epoch seconds)."""
+    if not isinstance(raw, list):
+        raise WireError(path=path, problem=f"expected a JSON array, got {type(raw).__name__}")
+    closed = []
+    for index, item in enumerate(raw):
+        item_path = f"{path}[{index}]"
+        obj = _object(item, item_path)
+        timestamp = _decimal_or_none(obj, "timestamp", item_path)
+        closed.append(
+            ClosedPosition(
+                condition_id=_condition(obj, item_path, "conditionId"),
+                token_id=TokenId(_text(obj, "asset", item_path)),
+                size=_decimal(obj, "totalBought", item_path),
+                avg_price=_decimal(obj, "avgPrice", item_path),
+                realized_pnl=_decimal(obj, "realizedPnl", item_path),
+                current_price=_decimal_or_none(obj, "curPrice", item_path) or Decimal(0),
+                outcome=_optional_text(obj, "outcome", item_path) or "",
+                slug=_optional_text(obj, "slug", item_path) or "",
+                timestamp=float(timestamp) if timestamp is not None else 0.0,
+            )
+        )
+    return tuple(closed)
+
+
+def _epoch_of(iso: str) -> float | None:
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return None
 
 
 # --- encoders (for the wire-compatible local exchange) ---------------------------------------

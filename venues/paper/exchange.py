@@ -41,7 +41,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal, TypeVar, assert_never
 
@@ -86,6 +86,7 @@ from venues.types import (
     ZERO,
     BookLevel,
     BookSnapshot,
+    ClosedPosition,
     ConditionId,
     LastTrade,
     MarketEvent,
@@ -107,6 +108,7 @@ from venues.types import (
     TradeStatus,
     TradeUpdate,
     UserEvent,
+    VenuePosition,
     WindowListed,
 )
 
@@ -250,6 +252,11 @@ class PaperExchange:
         self._ledger = Ledger(
             {Account.US: settings.starting_collateral, Account.HOUSE: settings.house_collateral}
         )
+        # Test hook: answer like the live venue after a restart, which never echoes our client
+        # ids (an order's snapshot then has client_id None).
+        self.hide_client_ids = False
+        self._seeded: dict[TokenId, tuple[Decimal, Decimal]] = {}  # token -> (shares, cost)
+        self._redeemed: dict[ConditionId, Decimal] = {}
         self._windows: dict[ConditionId, _Window] = {}
         self._window_of_token: dict[TokenId, ConditionId] = {}
         self._books: dict[TokenId, HouseBook] = {}
@@ -327,6 +334,19 @@ class PaperExchange:
                 problems.append(f"open SELLs reserve {reserved} of {token}, we hold {held}")
         return tuple(problems)
 
+    def orders_by_client_id(self) -> dict[str, set[OrderId]]:
+        """Every order the venue ever took, by the client id it was sent with (tests: the
+        venue's own record of duplicates, whatever its snapshots show)."""
+        seen: dict[str, set[OrderId]] = {}
+        for order in self._orders.values():
+            seen.setdefault(order.client_id, set()).add(order.order_id)
+        return seen
+
+    @property
+    def echoes_client_ids(self) -> bool:
+        """Whether order snapshots carry our client ids (see `hide_client_ids`)."""
+        return not self.hide_client_ids
+
     def holding(self, account: Account, asset: str = COLLATERAL) -> Decimal:
         """The true (never lagging) balance of any account; for tests and reports."""
         return self._ledger.balance(account, asset)
@@ -384,12 +404,12 @@ class PaperExchange:
     def get_order(self, order_id: OrderId) -> OrderSnapshot | None:
         with self._operation():
             order = self._active.get(order_id)
-            return None if order is None else order.snapshot()
+            return None if order is None else self._snapshot(order)
 
     def open_orders(self, condition_id: ConditionId | None = None) -> tuple[OrderSnapshot, ...]:
         with self._operation():
             return tuple(
-                order.snapshot()
+                self._snapshot(order)
                 for order in self._active.values()
                 if condition_id is None or order.condition_id == condition_id
             )
@@ -436,7 +456,134 @@ class PaperExchange:
             self._balance_changes = deque(
                 change for change in self._balance_changes if change[1] not in burned
             )
-            return self._ledger.redeem(Account.US, condition_id)
+            paid = self._ledger.redeem(Account.US, condition_id)
+            self._redeemed[condition_id] = self._redeemed.get(condition_id, ZERO) + paid
+            return paid
+
+    def positions(self) -> tuple[VenuePosition, ...]:
+        """Every token we hold, with its average buy price (the Data API's /positions)."""
+        with self._operation():
+            rows = []
+            for known in self._windows.values():
+                window = known.window
+                for index, token in enumerate(window.tokens):
+                    size = self._ledger.balance(Account.US, token)
+                    if size <= 0:
+                        continue
+                    shares, cost = self._bought(token)
+                    rows.append(
+                        VenuePosition(
+                            condition_id=window.condition_id,
+                            token_id=token,
+                            size=size,
+                            avg_price=cost / shares if shares else ZERO,
+                            redeemable=known.winner == token,
+                            current_price=self._mark(known, token),
+                            outcome="Up" if index == 0 else "Down",
+                            outcome_index=index,
+                            opposite_token=window.tokens[1 - index],
+                            slug=window.slug,
+                            end_date=window.end,
+                        )
+                    )
+            return tuple(rows)
+
+    def closed_positions(self) -> tuple[ClosedPosition, ...]:
+        """Tokens we bought and no longer hold (sold, or redeemed after resolution), with the
+        realised P&L: sells net of fees plus redemption, less what the buys cost."""
+        with self._operation():
+            rows = []
+            for known in self._windows.values():
+                window = known.window
+                is_redeemed = window.condition_id in self._redeemed
+                for token in window.tokens:
+                    shares, cost = self._bought(token)
+                    held = self._ledger.balance(Account.US, token)
+                    if shares <= 0 or held > 0:
+                        continue
+                    if known.winner is None and not self._sold(token)[0]:
+                        continue  # still in flight (escrow) rather than closed
+                    sold_shares, proceeds = self._sold(token)
+                    redemption = ZERO
+                    if is_redeemed and known.winner == token:
+                        redemption = shares - sold_shares - self._bought_fees(token)
+                    rows.append(
+                        ClosedPosition(
+                            condition_id=window.condition_id,
+                            token_id=token,
+                            size=shares,
+                            avg_price=cost / shares,
+                            realized_pnl=proceeds + max(redemption, ZERO) - cost,
+                            current_price=self._mark(known, token),
+                            outcome="Up" if token == window.up_token else "Down",
+                            slug=window.slug,
+                            timestamp=self._now(),
+                        )
+                    )
+            return tuple(rows)
+
+    def seed_position(
+        self, window: MarketWindow, token: TokenId, size: Decimal, avg_price: Decimal
+    ) -> None:
+        """Test hook: hand us `size` shares of `token` bought at `avg_price` outside this
+        process (as a position left by another run would be). The market is listed if new."""
+        with self._operation():
+            if window.condition_id not in self._windows:
+                self._on_window_listed(WindowListed(window=window, timestamp=self._now()))
+            self._house_must_hold(window.condition_id, token, size)
+            self._ledger.transfer(token, Account.HOUSE, Account.US, size)
+            self._ledger.transfer(COLLATERAL, Account.US, Account.HOUSE, size * avg_price)
+            shares, cost = self._seeded.get(token, (ZERO, ZERO))
+            self._seeded[token] = (shares + size, cost + size * avg_price)
+
+    def _bought(self, token: TokenId) -> tuple[Decimal, Decimal]:
+        shares, cost = self._seeded.get(token, (ZERO, ZERO))
+        for trade in self._trades.values():
+            if (
+                trade.order.token_id == token
+                and trade.order.side is Side.BUY
+                and trade.status is not TradeStatus.FAILED
+            ):
+                shares += trade.size
+                cost += trade.size * trade.price
+        return shares, cost
+
+    def _bought_fees(self, token: TokenId) -> Decimal:
+        return sum(
+            (
+                trade.fee
+                for trade in self._trades.values()
+                if trade.order.token_id == token
+                and trade.order.side is Side.BUY
+                and trade.status is not TradeStatus.FAILED
+            ),
+            ZERO,
+        )
+
+    def _sold(self, token: TokenId) -> tuple[Decimal, Decimal]:
+        shares = proceeds = ZERO
+        for trade in self._trades.values():
+            if (
+                trade.order.token_id == token
+                and trade.order.side is Side.SELL
+                and trade.status is not TradeStatus.FAILED
+            ):
+                shares += trade.size
+                proceeds += trade.size * trade.price - trade.fee
+        return shares, proceeds
+
+    def _mark(self, known: _Window, token: TokenId) -> Decimal:
+        if known.winner is not None:
+            return Decimal(1) if known.winner == token else ZERO
+        book = self._books.get(token)
+        mid = None if book is None else self._view(token).midpoint
+        return mid if mid is not None else ZERO
+
+    def _snapshot(self, order: _Order) -> OrderSnapshot:
+        snapshot = order.snapshot()
+        if self.hide_client_ids:
+            return replace(snapshot, client_id=None)
+        return snapshot
 
     # === market data ==========================================================================
 

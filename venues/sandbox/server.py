@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -348,7 +348,24 @@ class _OffChainHandlers:
         user = request.query.get("user", "")
         if not user:
             return _error(400, "user is required")
-        return web.json_response(self._server.state.positions(user))
+        return web.json_response(_page(self._server.state.positions(user), request.query))
+
+    async def closed_positions(self, request: web.Request) -> web.Response:
+        user = request.query.get("user", "")
+        if not user:
+            return _error(400, "user is required")
+        rows = self._server.state.closed_positions(user)
+        return web.json_response(_page(rows, request.query))
+
+
+def _page(rows: list[Any], query: Mapping[str, str]) -> list[Any]:
+    """The Data API pages with `limit` and `offset` (defaults 100 and 0)."""
+    try:
+        limit = int(query.get("limit", "100"))
+        offset = int(query.get("offset", "0"))
+    except ValueError:
+        return rows
+    return rows[max(offset, 0) : max(offset, 0) + max(limit, 0)]
 
 
 def _credentials_json(credentials: ApiCredentials) -> dict[str, str]:
@@ -786,6 +803,7 @@ def _routes(app: web.Application, h: _Handlers) -> None:
     app.router.add_get("/gamma/markets/slug/{slug}", off_chain.market_by_slug)
     app.router.add_get("/gamma/events", off_chain.events)
     app.router.add_get("/data-api/positions", off_chain.positions)
+    app.router.add_get("/data-api/closed-positions", off_chain.closed_positions)
 
 
 def serve(

@@ -30,7 +30,6 @@ from venues.errors import (
     VenueTimeout,
 )
 from venues.paper.exchange import PaperExchange
-from venues.paper.ledger import Account
 from venues.port import CancelResult
 from venues.sandbox import wire
 from venues.sandbox.auth import ApiCredentials, derive_credentials
@@ -56,11 +55,9 @@ from venues.types import (
     OrderResult,
     OrderUpdate,
     PriceChange,
-    Side,
     SpotPrice,
     TickSizeChange,
     TokenId,
-    TradeStatus,
     TradeUpdate,
     UserEvent,
     WindowListed,
@@ -494,35 +491,29 @@ class SandboxState:
 
     def positions(self, wallet: str) -> list[Frame]:
         """Data API GET /positions: every outcome token the paper account holds."""
-        bought: dict[TokenId, tuple[Decimal, Decimal]] = {}
-        for trade in self.exchange.trades():
-            if trade.side is Side.BUY and trade.status is not TradeStatus.FAILED:
-                shares, cost = bought.get(trade.token_id, (Decimal(0), Decimal(0)))
-                bought[trade.token_id] = (shares + trade.size, cost + trade.size * trade.price)
-        rows = []
-        for window in self.windows.values():
-            winner = self.winner(window.condition_id)
-            for token in window.tokens:
-                size = self.exchange.holding(Account.US, token)
-                if size <= 0:
-                    continue
-                shares, cost = bought.get(token, (Decimal(0), Decimal(0)))
-                if winner is not None:
-                    price = Decimal(1) if token == winner else Decimal(0)
-                else:
-                    price = self.book(token).midpoint or Decimal(0)
-                rows.append(
-                    wire.data_position_json(
-                        window,
-                        wallet=wallet,
-                        token=token,
-                        size=size,
-                        avg_price=cost / shares if shares else Decimal(0),
-                        current_price=price,
-                        is_redeemable=winner == token,
-                    )
-                )
-        return rows
+        return [
+            wire.data_position_json(
+                self.windows[held.condition_id],
+                wallet=wallet,
+                token=held.token_id,
+                size=held.size,
+                avg_price=held.avg_price,
+                current_price=held.current_price,
+                is_redeemable=held.redeemable,
+            )
+            for held in self.exchange.positions()
+            if held.condition_id in self.windows
+        ]
+
+    def closed_positions(self, wallet: str) -> list[Frame]:
+        """Data API GET /closed-positions: what the paper account bought and no longer holds."""
+        return [
+            wire.closed_position_json(
+                self.windows[closed.condition_id], wallet=wallet, closed=closed
+            )
+            for closed in self.exchange.closed_positions()
+            if closed.condition_id in self.windows
+        ]
 
     # === market data ===========================================================================
 

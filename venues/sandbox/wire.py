@@ -21,6 +21,7 @@ from typing import Any
 from venues.port import CancelResult
 from venues.types import (
     BookSnapshot,
+    ClosedPosition,
     LastTrade,
     MarketResolved,
     MarketWindow,
@@ -46,6 +47,7 @@ __all__ = [
     "book_json",
     "cancel_json",
     "clob_market_info_json",
+    "closed_position_json",
     "decimal_text",
     "last_trade_event",
     "market_json",
@@ -573,6 +575,32 @@ def data_position_json(
         "oppositeAsset": window.tokens[1 - index],
         "endDate": _iso(window.end),
         "negativeRisk": False,
+    }
+
+
+def closed_position_json(
+    window: MarketWindow, *, wallet: str, closed: ClosedPosition
+) -> dict[str, Any]:
+    """One row of the Data API's /closed-positions (numbers are JSON numbers there)."""
+    index = window.tokens.index(closed.token_id)
+    outcome, opposite = ("Up", "Down") if index == 0 else ("Down", "Up")
+    return {
+        "proxyWallet": wallet,
+        "asset": closed.token_id,
+        "conditionId": window.condition_id,
+        "avgPrice": float(closed.avg_price),
+        "totalBought": float(closed.size),
+        "realizedPnl": float(closed.realized_pnl),
+        "curPrice": float(closed.current_price),
+        "timestamp": int(closed.timestamp),
+        "title": f"{window.asset} Up or Down",
+        "slug": window.slug,
+        "eventSlug": window.slug,
+        "outcome": outcome,
+        "outcomeIndex": index,
+        "oppositeOutcome": opposite,
+        "oppositeAsset": window.tokens[1 - index],
+        "endDate": _iso(window.end),
     }
 
 
