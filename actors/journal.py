@@ -129,7 +129,8 @@ class JournalActor(Actor):
         AppendDurable(events): ask -> `tuple[int, ...]` seqs, one per event, in order.
         Flush(): ask -> int, records committed by this flush.
         ReadStream(stream_id, after_seq): ask -> `tuple[EventRecord, ...]` (flushes first, so a
-            reader sees its own writes).
+            reader sees its own writes; a stream with no event, committed or buffered, answers
+            () without touching the file).
         Query(sql, params): ask -> `list[tuple]` or `QueryRefused` (flushes first).
         Stats(): ask -> `JournalStats`.
 
@@ -173,6 +174,9 @@ class JournalActor(Actor):
         self._batch_size = batch_size
         self._store: JournalStore | None = None
         self._pending: list[EventRecord] = []
+        # Streams with committed events: reading one that has none (a window or position
+        # starting for the first time) answers at once, without a commit and a query.
+        self._streams: set[str] = set()
         self._timer: Timer | None = None
         self._appended = 0
         self._flushed = 0
@@ -182,6 +186,7 @@ class JournalActor(Actor):
     def on_start(self) -> None:
         # Opened here, on the actor's own thread, never in __init__ (which may run elsewhere).
         self._store = self._store_factory()
+        self._streams = self._store.stream_ids()
         self._timer = self.ctx.schedule(self._flush_interval_s, _FlushTick())
 
     def on_stop(self) -> None:
@@ -216,6 +221,10 @@ class JournalActor(Actor):
             case Flush():
                 return len(self._flush())
             case ReadStream(stream_id=stream_id, after_seq=after_seq):
+                if stream_id not in self._streams and all(
+                    r.stream_id != stream_id for r in self._pending
+                ):
+                    return ()
                 self._flush()
                 return tuple(self._open_store().read_stream_records(stream_id, after_seq))
             case Query(sql=sql, params=params):
@@ -248,6 +257,7 @@ class JournalActor(Actor):
         # perf_counter, not the runtime clock: this is the real I/O cost, even in simulated time.
         started = time.perf_counter()
         seqs = self._open_store().append_records(batch)
+        self._streams.update(r.stream_id for r in batch)
         self._last_flush_ms = (time.perf_counter() - started) * 1000.0
         self._flushed += len(batch)
         self._batches += 1

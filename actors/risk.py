@@ -38,7 +38,7 @@ from config.messages import ConfigChanged
 from config.settings import RiskSettings
 from runtime.api import Actor, ActorDead, AskTimeout, Timer
 from runtime.logs import ActorLogger, actor_logger
-from state.events import EventRecord, decode_all
+from state.events import Event, EventRecord, decode_all
 from state.risk import (
     DAY_S,
     STREAM,
@@ -73,8 +73,8 @@ class RiskActor(Actor):
     """Serialises every capital decision: reservations, caps, loss limits, kill switch.
 
     Accepts:
-        Reserve: ask -> Granted | Refused (journaled before the reply: CapitalReserved or
-            CapitalRefused).
+        Reserve: ask -> Granted | Refused (CapitalReserved is journaled before the reply;
+            CapitalRefused with the next durable write, tick or stop, see `_run`).
         ResizeReservation, ReleaseReservation: tells or asks (-> None, once journaled) from
             positions and windows (CapitalResized, CapitalReleased). Unknown reservation ids
             are logged and ignored.
@@ -95,7 +95,9 @@ class RiskActor(Actor):
     never its business. Refusals are logged once per reason per `refusal_log_interval_s` with a
     count of the ones in between; every one is journaled.
 
-    A crash loses nothing that was answered: every event is durable before its reply or effect.
+    A crash loses nothing that was granted, resized or released: those events are durable
+    before their reply or effect. It can lose the refusals of the last tick, which hold no
+    capital.
     The next incarnation folds stream "risk" (outstanding reservations, equity, the day's loss,
     state), applies the transitions due by now, re-sends the kill switch if halted, and reads
     the venue's balance before its first decision. `starting_collateral` must be the same value
@@ -159,6 +161,7 @@ class RiskActor(Actor):
         self._refusal_log: dict[str, tuple[float, int]] = {}  # reason -> (logged at, held back)
         self._warned_day: float | None = None
         self._log: ActorLogger | None = None
+        self._held_refusals: list[Event] = []  # answered, not yet journaled (see `_run`)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -192,6 +195,13 @@ class RiskActor(Actor):
 
     def on_stop(self) -> None:
         self._cancel_timer()
+        try:
+            self._journal_durably()
+        except (ActorDead, AskTimeout) as e:
+            # Only refusals: losing them forgets a cooldown, never capital (see `_run`).
+            self._logger().warning(
+                "refusals_not_journaled", count=len(self._held_refusals), why=repr(e)
+            )
 
     def on_crash(self) -> None:
         self._cancel_timer()
@@ -229,12 +239,17 @@ class RiskActor(Actor):
     def _run(self, command: RiskCommand) -> Granted | Refused | RiskState | None:
         now = self.ctx.clock.now()
         decision = decide(self._book, command, now, self._settings)
-        if decision.events:
+        if decision.events and all(isinstance(e, CapitalRefused) for e in decision.events):
+            # A refusal grants nothing, so it need not be on disk before the reply: one lost in
+            # a crash only forgets a count and a window's refusal cooldown, which at worst lets
+            # that window be asked about again sooner, and every grant is still checked against
+            # every cap. Held, not told, so the stream keeps its order on every backend: they
+            # go out with the next durable write, the next tick, or the stop.
+            self._held_refusals.extend(decision.events)
+        elif decision.events:
             # Durable before the reply and before any effect: a grant nobody journaled could be
             # spent twice after a restart (invariant 3), a lost release would lock capital.
-            self.ctx.runtime.address(self._journal).ask(
-                AppendDurable(events=decision.events), self._ask_timeout_s
-            )
+            self._journal_durably(decision.events)
         for event in decision.events:
             self._book = evolve(self._book, event)
         log = self._logger()
@@ -276,6 +291,16 @@ class RiskActor(Actor):
         self._book = replace(self._book, trading_closed=None)
         self._logger().info("trading_opened", reason=reason)
 
+    def _journal_durably(self, events: tuple[Event, ...] = ()) -> None:
+        """Commit the held refusals and then `events`, in that order, and wait for the commit."""
+        batch = (*self._held_refusals, *events)
+        if not batch:
+            return
+        self.ctx.runtime.address(self._journal).ask(
+            AppendDurable(events=batch), self._ask_timeout_s
+        )
+        self._held_refusals.clear()
+
     def _log_state_change(self, event: RiskStateChanged) -> None:
         log = self._logger()
         if event.new == RiskState.NORMAL:
@@ -308,6 +333,7 @@ class RiskActor(Actor):
         if now >= self._next_balance_poll:
             self._poll_balance()
         self._run(Assess())
+        self._journal_durably()
         self._reconcile()
         self._send_cancel_entries(only_due=True)
         self._flush_refusal_log(now)

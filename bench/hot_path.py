@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.feed import FeedActor, GetFeedStats
-from actors.journal import AppendDurable, JournalActor
+from actors.journal import AppendDurable, Flush, JournalActor
 from actors.messages import (
     GetOpenOrders,
     Granted,
@@ -44,7 +44,7 @@ from actors.position import GetPosition, PositionActor
 from actors.venue import VenueGatewayActor, VenueSettings, paper_venue
 from actors.window import WindowActor
 from bench.common import Report, Row, percentile, summarise
-from runtime.api import Actor, Ref
+from runtime.api import Actor, ActorDead, AskTimeout, Ref, StartFailed
 from runtime.clock import ManualClock
 from runtime.pykka_backend import PykkaRuntime
 from state.journal_store import JournalStore
@@ -128,13 +128,17 @@ class Sink(Actor):
         return None
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout_s: float, what: str, *, poll_s: float = 0.0002
+) -> None:
+    """Poll `condition`; a condition that asks actors polls slowly (`poll_s`), or its asks
+    would crowd out the work it waits for."""
     deadline = time.perf_counter() + timeout_s
     while not condition():
         if time.perf_counter() > deadline:
             msg = f"benchmark harness: timed out after {timeout_s}s waiting for {what}"
             raise TimeoutError(msg)
-        time.sleep(0.0002)
+        time.sleep(poll_s)
 
 
 def _longer_than(items: list[float], count: int) -> bool:
@@ -154,7 +158,10 @@ def _book(window: MarketWindow, token: TokenId, bid: str, ask: str, ts: float) -
 
 # --- the real-actor harness ----------------------------------------------------------------------
 
-POSITION_SETTINGS = PositionSettings()
+# 2,000 positions filled at once each ask the journal for a durable commit (~2-5 ms each, one
+# at a time): the last waits longer than the default 10 s ask timeout on two loaded cores. The
+# figures are taken after that burst, so a longer timeout changes none of them.
+POSITION_SETTINGS = PositionSettings(venue_timeout_s=120.0)
 
 
 # The gateway's placement pacing (10/s, bursts of 20) is a deliberate limit on the runtime
@@ -251,10 +258,10 @@ class Harness:
         )
         venue = spawn_gateway(rt, self.venue_timed)
         spawn_stand_ins(rt, supervised_positions=self.supervised)
+        facts: list[Any] = []
         for window in self.windows:
             wid = window_id(window)
             venue.tell(WindowListed(window=window, timestamp=T0))
-            facts: list[Any] = []
             for outcome, token in (
                 (Outcome.UP, window.up_token),
                 (Outcome.DOWN, window.down_token),
@@ -286,12 +293,17 @@ class Harness:
                         reservation_id=f"r-{pid}",
                     )
                 )
-            journal.ask(AppendDurable(events=tuple(facts)), 30.0)
+        journal.ask(AppendDurable(events=tuple(facts)), 60.0)
         for window in self.windows:
             for outcome in (Outcome.UP, Outcome.DOWN):
                 start_position(rt, window, outcome, supervised=self.supervised)
         count = 2 * len(self.windows)
-        wait_until(lambda: len(venue.ask(GetOpenOrders(), 30.0)) == count, 120, "entries resting")
+        wait_until(
+            lambda: len(venue.ask(GetOpenOrders(), 30.0)) == count,
+            300,
+            "entries resting",
+            poll_s=0.05,
+        )
         for window in self.windows:
             for token in window.tokens:
                 venue.tell(
@@ -310,14 +322,21 @@ class Harness:
             for o in (Outcome.UP, Outcome.DOWN)
         ]
         wait_until(
-            lambda: all(p.ask(GetPosition(), 30.0).size == 20 for p in positions), 120, "fills"
+            lambda: all(p.ask(GetPosition(), 30.0).size == 20 for p in positions),
+            300,
+            "fills",
+            poll_s=0.05,
         )
         self.clock.advance(65)  # the exit plan follows a minute after the first fill
         wait_until(
             lambda: sum(o.price == D("0.99") for o in venue.ask(GetOpenOrders(), 30.0)) == count,
-            120,
+            300,
             "exit plans",
+            poll_s=0.05,
         )
+        # The exit plans' commits may still queue at the journal: let them drain before the
+        # windows start (each reads its stream there, with a 5 s timeout).
+        journal.ask(Flush(), 300.0)
         self.feed = rt.spawn(FeedActor, name="feed")
         strategy = StrategySettings()
         for window in self.windows + self.quiet_windows:
@@ -499,8 +518,11 @@ def _p(values: list[float]) -> tuple[float, float]:
 
 
 def run(*, tiny: bool = False) -> Report:
-    sizes = (2,) if tiny else (10, 100)
+    sizes = (2,) if tiny else (10, 100, 1_000)
     repeats = 2 if tiny else 3
+    # 1,000 windows (2,000 positions, 4,000 window actors, ~6,000 threads) take minutes to set
+    # up on two cores: one harness per figure there, so make bench stays under 15 minutes.
+    repeats_at = {1_000: 1}
     events = 500 if tiny else 20_000
     background_per_s = 1_000.0
     report = Report(name="hot_path")
@@ -535,9 +557,18 @@ def run(*, tiny: bool = False) -> Report:
     with tempfile.TemporaryDirectory(prefix="polyactor-bench-hot-") as tmp:
         directory = Path(tmp)
         for windows in sizes:
-            runs = [
-                _p(tick_to_order_us(windows, directory, background_per_s)) for _ in range(repeats)
-            ]
+            times = repeats_at.get(windows, repeats)
+            try:
+                runs = [
+                    _p(tick_to_order_us(windows, directory, background_per_s)) for _ in range(times)
+                ]
+                rate = summarise([events_per_s(windows, directory, events) for _ in range(times)])
+            except (TimeoutError, ActorDead, AskTimeout, StartFailed) as e:
+                if windows < 1_000:
+                    raise
+                # The largest size can outgrow a loaded machine: say so rather than stop the run.
+                report.note(f"{windows:,} windows not measured this run: {e!r}")
+                continue
             p50 = summarise([r[0] for r in runs])
             p99 = summarise([r[1] for r in runs])
             report.add(
@@ -553,7 +584,6 @@ def run(*, tiny: bool = False) -> Report:
                     data={"p50_us": p50, "p99_us": p99},
                 )
             )
-            rate = summarise([events_per_s(windows, directory, events) for _ in range(repeats)])
             report.add(
                 Row(
                     benchmark="hot_path",
@@ -567,10 +597,15 @@ def run(*, tiny: bool = False) -> Report:
     report.note(
         f"Latency: stop ticks one at a time, each under a background of quiet book events told "
         f"to the feed at up to {background_per_s:,.0f}/s. Between the tick and the sell the "
-        "position journals the stop durably, cancels its exit plan at the venue, and journals "
-        "the sell's intent durably: at least two DuckDB commits (see the journal's durable "
-        "append latency), which is most of every figure. The feed coalesces a burst into one "
-        "update per token, so events/s can exceed what the hops below it carry."
+        "position decides the stop, cancels its exit plan at the venue, checks the venue for a "
+        "fill of it, and journals the stop, the cancel and the sell's intent in one DuckDB "
+        "commit (see the journal's durable append latency) before the sell. The feed "
+        "coalesces a burst into one update per token, so events/s can exceed what the hops "
+        "below it carry."
     )
-    report.note("1,000 windows is not measured yet: harness setup (2,000 positions) is too slow.")
+    if not tiny:
+        report.note(
+            "1,000 windows: one harness per figure (its setup takes minutes on two cores), so "
+            "each figure there is one run's p50/p99, not a median of runs."
+        )
     return report

@@ -289,6 +289,12 @@ class JournalStore:
         """Every stream's events with seq > `after_seq` in seq order, at most `limit` (decoded)."""
         return decode_all(self.read_all_records(after_seq, limit))
 
+    def stream_ids(self) -> set[str]:
+        """Every stream with at least one committed event."""
+        return {
+            row[0] for row in self._con.execute("SELECT DISTINCT stream_id FROM events").fetchall()
+        }
+
     def count(self) -> int:
         row = self._con.execute("SELECT count(*) FROM events").fetchone()
         return int(row[0]) if row else 0

@@ -280,6 +280,20 @@ def test_a_read_flushes_first_so_a_reader_sees_its_own_writes(det: Deterministic
     assert read_stream(journal, "s", after_seq=records[0].seq) == []
 
 
+def test_reading_a_stream_with_no_events_answers_without_a_commit(
+    threaded: PykkaRuntime, tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.duckdb"
+    with JournalStore(path) as store:
+        store.append_batch([noted("old", 0)])
+    journal = spawn_journal(threaded, Opened(path), flush_interval_s=60.0)
+    journal.tell(Append(event=noted("s", 1)))
+    assert journal.ask(ReadStream(stream_id="never-written")) == ()
+    assert journal.ask(Stats()).batches == 0  # the buffered append still waits
+    assert [e.n for e in read_stream(journal, "old")] == [0]  # type: ignore[attr-defined]
+    assert [e.n for e in read_stream(journal, "s")] == [1]  # type: ignore[attr-defined]
+
+
 # --- acknowledged appends ------------------------------------------------------------------
 
 

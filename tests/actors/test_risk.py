@@ -199,9 +199,22 @@ def test_caps_and_refusals_are_answered_as_values_and_journaled(rt: Deterministi
     refused = risk.ask(reserve("W1/UP", "5", purpose="scalein"))
     assert isinstance(refused, Refused)
     assert refused.reason == "max_position"
-    events = journaled(rt)
-    assert [type(e) for e in events] == [CapitalReserved, CapitalRefused]
     assert shot(risk).refusals == 1
+    # A refusal holds no capital: answered at once, journaled with the next durable write.
+    assert [type(e) for e in journaled(rt)] == [CapitalReserved]
+    grant(risk, "W2/UP", "10")
+    events = journaled(rt)
+    assert [type(e) for e in events] == [CapitalReserved, CapitalRefused, CapitalReserved]
+
+
+def test_a_refusal_is_journaled_by_the_next_tick_when_no_grant_follows(
+    rt: DeterministicRuntime,
+) -> None:
+    risk = start(rt, ROOMY, tick_interval_s=10.0)
+    grant(risk, "W1/UP", "40")
+    assert isinstance(risk.ask(reserve("W1/UP", "5", purpose="scalein")), Refused)
+    rt.advance(11)
+    assert [type(e) for e in journaled(rt)] == [CapitalReserved, CapitalRefused]
 
 
 def test_refusals_are_logged_once_per_interval_with_a_count_of_the_rest(

@@ -47,3 +47,7 @@ def test_a_summary_is_the_median_with_its_range_and_percentiles_use_nearest_rank
     assert percentile(values, 0.99) == 99.0
     with pytest.raises(ValueError, match="at least one value"):
         summarise([])
+
+
+def test_a_registered_benchmark_whose_module_is_not_in_the_checkout_is_skipped() -> None:
+    assert bench_main.load(("journal", "not_written_yet")).keys() == {"journal"}
