@@ -139,7 +139,9 @@ def markdown(reports: Sequence[Report]) -> str:
         "against a baseline measured in the same run. JSON with every repeat is in",
         "`bench/results/` (not committed).",
         "",
-        f"Machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}.",
+        f"Machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}. It is shared with "
+        "other jobs, so absolute figures are noisy: compare the ratios, which each run measures "
+        "against its own baselines.",
         "",
     ]
     for report in reports:

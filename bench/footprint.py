@@ -175,12 +175,12 @@ def run(*, tiny: bool = False) -> Report:
             )
         )
     report.note(
-        "Start time includes each window's on_start: it asks the journal for its stream, and "
-        "the journal flushes (a DuckDB commit of what was told before) and queries before it "
-        "answers, one window after another; that, not the thread, is most of a window's start. "
-        "pykka runs a thread per actor; this machine caps a process near 20k threads."
+        "Start time includes each window's on_start: it asks the journal for its stream (a new "
+        "window's stream has no events, which the journal answers without a commit or a query) "
+        "and tells it WindowDiscovered. pykka runs a thread per actor; this machine caps a "
+        "process near 20k threads."
     )
-    report.note("Ray per-actor footprint is not measured here (see reference: ~40 MB/actor).")
+    report.note("Ray per-actor footprint: bench/ray_runtime.py (its own benchmark, when present).")
     return report
 
 
