@@ -206,10 +206,7 @@ class ReconcilerActor(Actor):
             if unadoptable.held.token_id in self._reported:
                 continue  # journaled and logged once per incarnation, not every pass
             self._reported.add(unadoptable.held.token_id)
-            # Dust (fee rounding leaves a fraction of a share) cannot be sold and harms nobody;
-            # a holding we cannot even read is what someone must look at.
-            is_dust = unadoptable.held.size < self._settings.min_adopt_size
-            report = self._log.warning if is_dust else self._log.error
+            report = self._log.error if unadoptable.needs_attention else self._log.warning
             report(
                 "position_not_adoptable",
                 token=unadoptable.held.token_id,

@@ -102,6 +102,9 @@ class Adoption:
 class Unadoptable:
     held: VenuePosition
     reason: str
+    # False for holdings that harm nobody (dust, tokens left over in a market we settled);
+    # True for what someone must look at (a holding whose market cannot be read).
+    needs_attention: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -179,7 +182,7 @@ def plan(
     ours = tuple(ours)
     closed = tuple(closed)
     held = tuple(held)
-    adopt, unadoptable = _adoptions(held, ours, adopted_before, settings)
+    adopt, unadoptable = _adoptions(held, ours, adopted_before, frozenset(settled_pnl), settings)
     cancel, since = _unowned(now, tuple(unowned_orders), unowned_since, settings)
     return Plan(
         adopt=adopt,
@@ -196,6 +199,7 @@ def _adoptions(
     held: tuple[VenuePosition, ...],
     ours: tuple[OurPosition, ...],
     adopted_before: frozenset[str],
+    settled_markets: frozenset[ConditionId],
     settings: ReconcileSettings,
 ) -> tuple[tuple[Adoption, ...], tuple[Unadoptable, ...]]:
     known = {p.token_id for p in ours}
@@ -211,13 +215,23 @@ def _adoptions(
             )
             unadoptable.append(Unadoptable(held=position, reason=reason))
             continue
+        if position.condition_id in settled_markets:
+            # Our own position in this market settled: what is left is its losing tokens or a
+            # balance that has not caught up with the settlement. Adopting it would count the
+            # same shares, and their P&L, twice.
+            reason = (
+                f"{position.size} of {position.token_id} is still held after our position in "
+                "its market settled (unredeemed or lagging): reported, left untouched"
+            )
+            unadoptable.append(Unadoptable(held=position, reason=reason))
+            continue
         window = window_of(position)
         if window is None:
             reason = (
                 f"cannot tell the market of {position.token_id} from slug {position.slug!r}: "
                 "reported, left untouched"
             )
-            unadoptable.append(Unadoptable(held=position, reason=reason))
+            unadoptable.append(Unadoptable(held=position, reason=reason, needs_attention=True))
             continue
         outcome = Outcome.UP if position.token_id == window.up_token else Outcome.DOWN
         if adopted_position_id(window, outcome) in adopted_before:

@@ -124,6 +124,17 @@ def test_a_market_the_slug_does_not_name_is_reported_not_touched() -> None:
     assert decided.adopt == ()
     (reported,) = decided.unadoptable
     assert "will-btc-hit-100k" in reported.reason
+    assert reported.needs_attention
+
+
+def test_tokens_left_in_a_market_whose_position_of_ours_settled_are_not_adopted_again() -> None:
+    # A paper run adopted the losing tokens of its own settled position and counted their
+    # P&L twice (the settlement audit saw ours at exactly twice the venue's).
+    decided = _plan(held=(_held(DOWN),), settled_pnl={MARKET: Decimal("-12.4989")})
+    assert decided.adopt == ()
+    (reported,) = decided.unadoptable
+    assert "settled" in reported.reason
+    assert not reported.needs_attention
 
 
 def test_an_unowned_order_is_cancelled_only_after_the_grace() -> None:
