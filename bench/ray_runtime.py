@@ -83,8 +83,8 @@ def run(*, tiny: bool = False) -> Report:
     report.add(
         Row(
             benchmark="ray_runtime",
-            case=f"actor start, median of {count} (Ray: a process each)",
-            figure=f"Ray {ray_figures['start_s'] * 1000:,.0f} ms",
+            case=f"actor start on Ray, median of {count} (a process each)",
+            figure=f"{ray_figures['start_s'] * 1000:,.0f} ms",
             baseline=f"pykka {pykka_figures['start_s'] * 1000:,.2f} ms",
             ratio=f"{ratio:,.0f}x",
         )
@@ -92,8 +92,8 @@ def run(*, tiny: bool = False) -> Report:
     report.add(
         Row(
             benchmark="ray_runtime",
-            case="RSS per actor",
-            figure=f"Ray {ray_rss:,.0f} MB (worker process)",
+            case="RSS per actor on Ray (a worker process)",
+            figure=f"{ray_rss:,.0f} MB",
             baseline=f"pykka {pykka_rss * 1000:,.0f} KB (thread)",
         )
     )
@@ -101,8 +101,8 @@ def run(*, tiny: bool = False) -> Report:
     report.add(
         Row(
             benchmark="ray_runtime",
-            case=f"ask round trip p50 / p99, {asks} asks",
-            figure=f"Ray {ray_figures['ask_p50_s'] * 1000:,.2f} / "
+            case=f"ask round trip on Ray p50 / p99, {asks} asks",
+            figure=f"{ray_figures['ask_p50_s'] * 1000:,.2f} / "
             f"{ray_figures['ask_p99_s'] * 1000:,.1f} ms",
             baseline=f"pykka {pykka_figures['ask_p50_s'] * 1e6:,.0f} / "
             f"{pykka_figures['ask_p99_s'] * 1e6:,.0f} us",
