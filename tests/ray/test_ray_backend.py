@@ -18,6 +18,7 @@ import pytest
 from runtime.api import Actor, ActorDead, AskTimeout, ReplyLost
 from runtime.clock import SimulatedClock
 from supervisors import ChildSpec, Flags, GetStats, Supervisor, WhichChildren
+from tests.ray.processes import alive_among, descendants
 
 ray = pytest.importorskip("ray")
 pytestmark = [
@@ -275,7 +276,7 @@ def test_shutdown_stops_actors_in_reverse_start_order_and_leaves_no_ray_process(
 ) -> None:
     stop_log = tmp_path / "stops.txt"
     ray_runtime.spawn(partial(toy_tree, 0.3, stop_log, "logged/"), name="logged")
-    ours = _descendants(os.getpid())
+    ours = descendants(os.getpid())
     assert ours, "a local Ray cluster runs in child processes of the driver"
 
     ray_runtime.shutdown(timeout_s=10.0)
@@ -285,37 +286,7 @@ def test_shutdown_stops_actors_in_reverse_start_order_and_leaves_no_ray_process(
     assert stop_log.read_text().split() == expected
 
     def all_gone() -> None:
-        assert _alive(ours) == set()
+        assert alive_among(ours) == set()
 
     eventually(all_gone, timeout_s=20.0)
     assert not ray.is_initialized()
-
-
-def _descendants(root: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {root}
-    while frontier:
-        children = {pid for pid, parent in parents.items() if parent in frontier}
-        found |= children
-        frontier = children
-    return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            alive.add(pid)
-    return alive

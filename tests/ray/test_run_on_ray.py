@@ -13,39 +13,10 @@ from pathlib import Path
 import pytest
 
 import run
+from tests.ray.processes import alive_among, descendants
 
 ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-def _descendants(root: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {root}
-    while frontier:
-        children = {pid for pid, parent in parents.items() if parent in frontier}
-        found |= children
-        frontier = children
-    return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            alive.add(pid)
-    return alive
 
 
 def test_sigterm_stops_a_ray_run_cleanly_and_leaves_no_ray_process(tmp_path: Path) -> None:
@@ -73,7 +44,7 @@ def test_sigterm_stops_a_ray_run_cleanly_and_leaves_no_ray_process(tmp_path: Pat
             assert time.monotonic() < deadline, "the tree did not start on Ray in 150 s"
             time.sleep(0.5)
         time.sleep(5.0)  # five simulated minutes of running
-        ours = _descendants(bot.pid)
+        ours = descendants(bot.pid)
         assert len(ours) > 5, "Ray's processes (gcs, raylet, one per actor) run under the bot"
 
         bot.send_signal(signal.SIGTERM)
@@ -91,6 +62,6 @@ def test_sigterm_stops_a_ray_run_cleanly_and_leaves_no_ray_process(tmp_path: Pat
     assert "lock" not in (tmp_path / "logs" / "errors.log").read_text().lower()
 
     deadline = time.monotonic() + 30.0
-    while _alive(ours) and time.monotonic() < deadline:
+    while alive_among(ours) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _alive(ours) == set(), "Ray processes outlived the bot"
+    assert alive_among(ours) == set(), "Ray processes outlived the bot"

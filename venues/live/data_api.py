@@ -8,15 +8,12 @@ the venue's typed errors (`venues.errors.classify`), so the gateway retries what
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from typing import TypeVar
 
-from venues.errors import VenueError, VenueTimeout, classify
+from venues.errors import VenueError
 from venues.live import wire
+from venues.live.http import get_json
 from venues.types import ClosedPosition, VenuePosition
 
 __all__ = ["PAGE_LIMIT", "DataApiClient"]
@@ -55,32 +52,11 @@ class DataApiClient:
         rows: list[T] = []
         for page in range(MAX_PAGES):
             offset = page * PAGE_LIMIT
-            raw = self._get(path, {"user": self._wallet, "limit": PAGE_LIMIT, "offset": offset})
+            params = {"user": self._wallet, "limit": str(PAGE_LIMIT), "offset": str(offset)}
+            raw = get_json(self._host, path, params, timeout_s=self._timeout_s)
             chunk = parse(raw, f"{path}?offset={offset}")
             rows.extend(chunk)
             if len(chunk) < PAGE_LIMIT:
                 return tuple(rows)
         msg = f"{path} of {self._wallet} has more than {MAX_PAGES} pages of {PAGE_LIMIT}"
         raise VenueError(rule="data_api_pages", value=MAX_PAGES, detail=msg)
-
-    def _get(self, path: str, params: dict[str, object]) -> object:
-        url = f"{self._host}{path}?{urllib.parse.urlencode(params)}"
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
-                body = response.read()
-        except urllib.error.HTTPError as e:
-            detail = e.read().decode("utf-8", "replace")[:500]
-            raise classify(e.code, f"GET {path}: {detail}") from None
-        except TimeoutError:
-            msg = f"GET {path} took longer than {self._timeout_s}s"
-            raise VenueTimeout(rule="timeout", value=self._timeout_s, detail=msg) from None
-        except urllib.error.URLError as e:
-            if isinstance(e.reason, TimeoutError):
-                msg = f"GET {path} took longer than {self._timeout_s}s"
-                raise VenueTimeout(rule="timeout", value=self._timeout_s, detail=msg) from None
-            raise classify(503, f"GET {path}: {e.reason}") from None
-        try:
-            return json.loads(body)
-        except json.JSONDecodeError as e:
-            raise wire.WireError(path=path, problem=f"not JSON: {e}") from None
