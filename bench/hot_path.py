@@ -41,7 +41,7 @@ from actors.messages import (
     window_id,
 )
 from actors.position import GetPosition, PositionActor
-from actors.venue import VenueGatewayActor, VenueSettings, paper_venue
+from actors.venue import VenueGatewayActor, paper_venue
 from actors.window import WindowActor
 from bench.common import Report, Row, percentile, summarise
 from runtime.api import Actor, ActorDead, AskTimeout, Ref, StartFailed
@@ -55,6 +55,7 @@ from strategy.settings import StrategySettings
 from supervisors import ChildSpec, Flags, Restart, StartChild
 from supervisors.dynamic import DynamicSupervisor
 from venues.paper import PaperSettings
+from venues.settings import VenueSettings
 from venues.types import (
     BookLevel,
     BookSnapshot,

@@ -26,11 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, PydanticUndefined
 
-from actors.venue import VenueSettings
 from state.position import PositionSettings
 from state.reconcile import ReconcileSettings
 from strategy.settings import StrategySettings
 from venues.paper.settings import PaperSettings
+from venues.settings import VenueSettings
 from venues.sim.settings import SimSettings
 
 __all__ = [

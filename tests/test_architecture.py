@@ -22,6 +22,7 @@ PURE = (
     "state/report.py",
     "state/recovery.py",
     "venues/live/wire.py",
+    "actors/messages.py",  # data only: the decide functions of state/ take and return these
 )
 IMPURE_FOR_PURE_CODE = BACKENDS | {"threading", "time", "duckdb", "socket", "websocket"}
 
@@ -58,6 +59,14 @@ def test_only_the_runtime_backends_import_pykka_or_ray(path: Path) -> None:
 @pytest.mark.parametrize("path", modules(*PURE), ids=lambda p: str(p.relative_to(ROOT)))
 def test_pure_modules_do_no_io_and_start_no_threads(path: Path) -> None:
     assert not imported_top_names(path) & IMPURE_FOR_PURE_CODE, f"{path} is not pure"
+
+
+@pytest.mark.parametrize("path", modules("config"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_loading_a_config_imports_no_actor_supervisor_or_runtime_code(path: Path) -> None:
+    # `run.py check-config` and every test's settings load without starting anything.
+    assert not imported_top_names(path) & {"actors", "supervisors", "runtime"}, (
+        f"{path} imports actor code"
+    )
 
 
 def test_the_test_suite_cannot_be_shadowed_by_a_site_packages_tests_package() -> None:

@@ -35,7 +35,7 @@ from actors.messages import (
 )
 from actors.position import GetPosition, PositionActor
 from actors.risk import RiskActor
-from actors.venue import VenueGatewayActor, VenueSettings, paper_venue
+from actors.venue import VenueGatewayActor, paper_venue
 from config.messages import ConfigChanged
 from config.settings import RiskSettings
 from runtime.api import Actor, ActorDead
@@ -66,6 +66,7 @@ from supervisors.dynamic import DynamicSupervisor
 from venues.paper import FaultSettings, PaperSettings
 from venues.paper.faults import StreamFaultSettings
 from venues.paper.ledger import Account
+from venues.settings import VenueSettings
 from venues.types import (
     BookLevel,
     BookSnapshot,

@@ -29,7 +29,7 @@ from actors.messages import (
     position_actor,
 )
 from actors.risk import RiskActor
-from actors.venue import VenueGatewayActor, VenueSettings, paper_venue
+from actors.venue import VenueGatewayActor, paper_venue
 from config.messages import ConfigChanged
 from config.settings import RiskSettings, Settings
 from runtime.api import Actor, Address
@@ -51,6 +51,7 @@ from state.trading_events import (
 )
 from supervisors import ChildSpec, Flags, Supervisor
 from venues.paper.settings import PaperSettings
+from venues.settings import VenueSettings
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 D = Decimal

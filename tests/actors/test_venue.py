@@ -27,12 +27,13 @@ from actors.messages import (
     window_id,
 )
 from actors.sim_market import GetMarketStats, SimMarketActor
-from actors.venue import GetVenueStats, VenueGatewayActor, VenueSettings, paper_venue
+from actors.venue import GetVenueStats, VenueGatewayActor, paper_venue
 from runtime.api import Actor
 from runtime.clock import ManualClock
 from runtime.deterministic import DeterministicRuntime
 from runtime.pykka_backend import PykkaRuntime
 from venues.paper import FaultSettings, PaperSettings
+from venues.settings import VenueSettings
 from venues.sim.market import SimMarket
 from venues.sim.settings import SimAsset, SimSettings
 from venues.types import (
