@@ -133,6 +133,9 @@ _FIRST_CURSOR = "MA=="
 _MAX_PAGES = 10_000  # a venue that never ends a list must not loop the gateway forever
 _VERSION_V3 = 3  # py-clob-client-v2's number for Protocol V2 (ExchangeV3) orders
 _ACTIVE = frozenset({OrderStatus.LIVE, OrderStatus.DELAYED, OrderStatus.UNMATCHED})
+# Signed orders and order-to-client ids kept for idempotent resends and lookups. A bot runs for
+# days; the oldest entries belong to windows resolved long ago, so they are forgotten first.
+REMEMBERED_ORDERS = 20_000
 
 MarketVersion = str
 """Gamma's `version` of a market: "v1" (CTF tokens, `clobTokenIds`) or "v2" (Protocol V2
@@ -362,7 +365,7 @@ class LiveVenue:
         result = parse_order_response(raw, request.client_id)
         if result.order_id is None:
             raise classify(400, result.error or "order rejected")
-        self._client_of[result.order_id] = request.client_id
+        _remember(self._client_of, result.order_id, request.client_id)
         return result
 
     def place_orders(self, requests: tuple[OrderRequest, ...]) -> tuple[OrderResult, ...]:
@@ -393,7 +396,7 @@ class LiveVenue:
             for (index, signed), answer in zip(legs, raw, strict=True):
                 result = parse_order_response(answer, signed.request.client_id, f"$[{index}]")
                 if result.order_id is not None:
-                    self._client_of[result.order_id] = signed.request.client_id
+                    _remember(self._client_of, result.order_id, signed.request.client_id)
                 results[index] = result
         return tuple(r for r in results if r is not None)
 
@@ -442,7 +445,7 @@ class LiveVenue:
         signed = self._signed.get(client_id)
         if signed is None:
             return None
-        self._client_of[signed.order_id] = client_id
+        _remember(self._client_of, signed.order_id, client_id)
         active = self.get_order(signed.order_id)
         if active is not None:
             return active
@@ -620,7 +623,7 @@ class LiveVenue:
             )
             order = self._call("sign order", lambda: self._client.create_order(limit_args, options))
         signed = _Signed(request=request, order=order, order_id=self._order_hash(order, token))
-        self._signed[request.client_id] = signed
+        _remember(self._signed, request.client_id, signed)
         return signed
 
     def _exchange_for(self, token_id: TokenId | None) -> str:
@@ -727,6 +730,16 @@ class LiveVenue:
             "GET /balance-allowance", lambda: self._client.get_balance_allowance(params)
         )
         return parse_balance_allowance(raw)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _remember(known: dict[K, V], key: K, value: V) -> None:
+    known[key] = value
+    while len(known) > REMEMBERED_ORDERS:
+        del known[next(iter(known))]  # dicts keep insertion order: this is the oldest
 
 
 def _check_order_type(request: OrderRequest) -> None:

@@ -26,6 +26,7 @@ from venues.errors import (
     VenueTimeout,
     classify,
 )
+from venues.live import clob
 from venues.live.clob import LiveVenue
 from venues.paper.faults import FaultSettings
 from venues.paper.fees import taker_fee
@@ -113,6 +114,20 @@ def test_placing_the_same_request_again_sends_the_same_signed_order(
     assert len(venue.open_orders()) == 1
     with pytest.raises(RejectedError, match="c-dup"):
         venue.place_order(_rest("c-dup", token, _below_bid(venue, token, 6)))
+
+
+def test_the_orders_it_remembers_are_bounded_and_the_oldest_go_first(
+    server: SandboxServer, venue: LiveVenue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(clob, "REMEMBERED_ORDERS", 2)
+    token = window_of(server).up_token
+    for n in range(3):
+        venue.place_order(_rest(f"c-{n}", token, _below_bid(venue, token, 5 + n)))
+    # A run of days must not grow without bound: the oldest signed order is forgotten...
+    assert venue.order_by_client_id("c-0") is None
+    assert [venue.order_by_client_id(c) is not None for c in ("c-1", "c-2")] == [True, True]
+    # ...while the exchange still has it, under its own id.
+    assert len(venue.open_orders()) == 3
 
 
 def test_a_gtd_order_rests_until_its_expiration(server: SandboxServer, venue: LiveVenue) -> None:
