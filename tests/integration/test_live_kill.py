@@ -44,7 +44,7 @@ from tests.integration.test_live_faults import (
 from venues.paper.ledger import Account
 from venues.sandbox import SandboxServer
 from venues.sandbox.state import SandboxState
-from venues.types import Side, TokenId
+from venues.types import OrderRequest, OrderType, Side, TokenId
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -156,15 +156,6 @@ def _protected(server: SandboxServer, at_least: int, min_time_left_s: float) -> 
     return server.call(check)
 
 
-def _resting_exits(server: SandboxServer) -> dict[str, TokenId]:
-    """Our resting SELLs: venue order id -> token."""
-    return server.call(
-        lambda state: {
-            o.order_id: o.token_id for o in state.exchange.open_orders() if o.side is Side.SELL
-        }
-    )
-
-
 def _journal(bot: LiveBot, sql: str) -> list[tuple[object, ...]]:
     with duckdb.connect(str(bot.data_dir / "journal.duckdb"), read_only=True) as con:
         return con.execute(sql).fetchall()
@@ -223,13 +214,69 @@ class KillRun:
         )
 
 
+@dataclass(slots=True)
+class _Kill:
+    """When the bot was killed (sandbox time) and our resting SELLs at that moment."""
+
+    at: float = math.nan
+    exits: dict[str, TokenId] = field(default_factory=dict)
+
+
+def _kill_now(server: SandboxServer, process: subprocess.Popen[str]) -> _Kill:
+    _kill(process)
+    return server.call(lambda state: _Kill(at=state.clock.now(), exits=_exits(state)))
+
+
+def _kill_as_an_exit_is_placed(server: SandboxServer, process: subprocess.Popen[str]) -> _Kill:
+    """Arm the sandbox to `kill -9` the bot right after it takes an exit plan (a GTC SELL)
+    while another position's exit plan rests: the bot never hears the answer, so its journal
+    has that intent without an outcome."""
+    kill = _Kill()
+
+    def arm(state: SandboxState) -> None:
+        place = state.place
+
+        def place_then_kill(request: OrderRequest) -> dict[str, Any]:
+            answer = place(request)
+            if math.isnan(kill.at) and request.side is Side.SELL and _is_exit(request):
+                now = _sample(state)
+                others = [t for t in now.held if t != request.token_id and now.is_covered(t)]
+                if others and _time_left(state, request.token_id) >= 300:
+                    _kill(process)
+                    kill.at, kill.exits = now.at, _exits(state)
+            return answer
+
+        state.place = place_then_kill  # type: ignore[method-assign]
+
+    server.call(arm)
+    return kill
+
+
+def _is_exit(request: OrderRequest) -> bool:
+    return request.order_type is OrderType.GTC
+
+
+def _exits(state: SandboxState) -> dict[str, TokenId]:
+    return {o.order_id: o.token_id for o in state.exchange.open_orders() if o.side is Side.SELL}
+
+
+def _time_left(state: SandboxState, token: TokenId) -> float:
+    window = state.windows[state.condition_of[token]]
+    return window.end - state.clock.now()
+
+
 def _kill_and_restart(
-    tmp_path: Path, *, heartbeat_timeout_s: float, outlive_the_dead_man: bool
+    tmp_path: Path,
+    *,
+    heartbeat_timeout_s: float,
+    outlive_the_dead_man: bool = False,
+    while_placing_an_exit: bool = False,
 ) -> KillRun:
-    """Run the live bot until it holds two positions whose exit plans rest, `kill -9` it,
-    restart it with the same config, data directory and wallet (after the venue's dead-man
-    switch cancelled its orders, if `outlive_the_dead_man`), let it trade about 100 simulated
-    seconds, then stop it with SIGTERM and check the restarted run is clean."""
+    """Run the live bot until it holds positions whose exit plans rest and `kill -9` it (when
+    two are protected, or `while_placing_an_exit` for another position); restart it with the
+    same config, data directory and wallet (after the venue's dead-man switch cancelled its
+    orders, if `outlive_the_dead_man`), let it trade about 100 simulated seconds, then stop it
+    with SIGTERM and check the restarted run is clean."""
     started = time.monotonic()
     with (
         sandbox(
@@ -241,18 +288,23 @@ def _kill_and_restart(
         bot = live_bot(server, tmp_path)
         first = bot.start("30m")
         try:
-            assert wait_for(
-                lambda: _protected(server, at_least=2, min_time_left_s=300), timeout_s=90
-            ), "the bot never held two positions with resting exit plans (did it see the open?)"
-            _kill(first)
-            killed_at = _now(server)
-            exits_at_kill = _resting_exits(server)
+            if while_placing_an_exit:
+                kill = _kill_as_an_exit_is_placed(server, first)
+                try:
+                    first.wait(timeout=90)
+                except subprocess.TimeoutExpired:
+                    pytest.fail("no exit plan was placed beside a resting one")
+            else:
+                assert wait_for(
+                    lambda: _protected(server, at_least=2, min_time_left_s=300), timeout_s=90
+                ), "the bot never held two positions with resting exit plans (did it see the open?)"
+                kill = _kill_now(server, first)
             first.wait(timeout=10)
         finally:
             first_output = stop(first)
         assert first.returncode == -signal.SIGKILL, first_output[-2000:]
         if outlive_the_dead_man:
-            assert wait_for(lambda: not _resting_exits(server), timeout_s=heartbeat_timeout_s + 10)
+            assert wait_for(lambda: not server.call(_exits), timeout_s=heartbeat_timeout_s + 10)
 
         second = bot.start("30m")
         restarted, restarted_at = time.monotonic(), _now(server)
@@ -270,8 +322,8 @@ def _kill_and_restart(
         watch=watch,
         seen=seen,
         summary=summary,
-        killed_at=killed_at,
-        exits_at_kill=exits_at_kill,
+        killed_at=kill.at,
+        exits_at_kill=kill.exits,
         restarted_at=restarted_at,
         reconciled_at=min(t for t in seen.reconciled_at if t > restarted_at),
         restart_to_reconciled_real_s=reconciled_real_s,
@@ -303,12 +355,15 @@ def _assert_reconciled_and_nothing_sent_twice(run: KillRun) -> None:
 
 
 @pytest.mark.timeout(240)
-def test_kill_9_with_resting_exit_plans_restarts_owning_them_and_duplicates_nothing(
+def test_kill_9_while_placing_an_exit_plan_restarts_owning_both_and_duplicates_nothing(
     tmp_path: Path,
 ) -> None:
-    # Restarted well within the venue's dead-man switch: the exit plans still rest, and the
-    # restarted positions must recognise them as theirs rather than place new ones.
-    run = _kill_and_restart(tmp_path, heartbeat_timeout_s=60.0, outlive_the_dead_man=False)
+    # Killed as the venue takes an exit plan, beside another that rests: the journal has that
+    # intent without an answer. Restarted well within the venue's dead-man switch: both exit
+    # plans still rest, and the restarted positions must recognise them as theirs (the one
+    # never answered by its request: the venue does not echo client ids) rather than place
+    # new ones.
+    run = _kill_and_restart(tmp_path, heartbeat_timeout_s=60.0, while_placing_an_exit=True)
     _assert_reconciled_and_nothing_sent_twice(run)
     unowned = {
         str(o)
