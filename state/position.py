@@ -1746,6 +1746,7 @@ def _report_spent_capital(state: PositionState, now: float, settings: PositionSe
     if (
         _entry_phase_over(state, now, settings)
         and state.reservation_id not in state.resized_reservations
+        and not _awaits_fills(state, state.of_purpose(*_ENTRY_PURPOSES))
     ):
         amount = state.cost_of(Purpose.ENTRY, Purpose.RETRY)
         if state.purpose == ADOPTED:
@@ -1755,7 +1756,11 @@ def _report_spent_capital(state: PositionState, now: float, settings: PositionSe
         )
     scale_in_orders = state.of_purpose(Purpose.SCALEIN)
     for reservation_id, order in zip(state.scale_in_reservations, scale_in_orders, strict=False):
-        if reservation_id in state.resized_reservations or state.is_working(order):
+        if (
+            reservation_id in state.resized_reservations
+            or state.is_working(order)
+            or _awaits_fills(state, (order,))
+        ):
             continue
         clients = {order.client_id}
         spent = sum(
@@ -1764,6 +1769,13 @@ def _report_spent_capital(state: PositionState, now: float, settings: PositionSe
         )
         return Decision(actions=(ResizeCapital(reservation_id=reservation_id, amount=spent),))
     return NOTHING
+
+
+def _awaits_fills(state: PositionState, orders: Iterable[TrackedOrder]) -> bool:
+    """The venue answered one of `orders` as matched and its fills have not reached us: what
+    it spent is not known yet (a market order is over as soon as it is answered)."""
+    expected = {client_id for client_id, _ in state.fills_expected}
+    return any(o.client_id in expected for o in orders)
 
 
 def _self_heal(state: PositionState, now: float, settings: PositionSettings) -> Decision:

@@ -904,6 +904,23 @@ def test_a_scale_in_reserves_capital_first_then_buys_at_market_and_resizes_the_e
     )
 
 
+def test_a_scale_in_tells_risk_what_it_spent_only_once_its_fills_arrived() -> None:
+    # A FAK answered "matched" is over at once, but its fills come after the answer: reported
+    # before them, the scale-in's reservation was resized to nothing while its capital was
+    # spent (risk then saw less exposure than we had, and warned of an overspend later).
+    driver = scale_in_ready()
+    driver.withhold_fak_fills = True
+    driver.at(100).market("0.60", "0.61", confidence="0.80")
+    assert driver.state.fills_expected
+    assert [a for a in driver.actions(ResizeCapital) if a.reservation_id == "r-scale-0"] == []
+    (trade,) = [
+        t for t in driver.trades.values() if t.order_id == driver.order_ids[client("scalein")]
+    ]
+    driver.command(TradeSeen(update=trade))
+    resizes = [a for a in driver.actions(ResizeCapital) if a.reservation_id == "r-scale-0"]
+    assert resizes == [ResizeCapital(reservation_id="r-scale-0", amount=trade.size * trade.price)]
+
+
 @pytest.mark.parametrize(
     ("bid", "ask", "confidence"),
     [
