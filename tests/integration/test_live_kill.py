@@ -195,8 +195,11 @@ class KillRun:
         }
 
     def figures(self, name: str, **extra: object) -> None:
-        protection = [p for p in self.protection().values() if p is not None]
-        from_restart = [p for p in self.protection(self.restarted_at).values() if p is not None]
+        def slowest(protection: dict[TokenId, float | None]) -> float | str:
+            if any(p is None for p in protection.values()):
+                return "never"
+            return round(max((p for p in protection.values() if p is not None), default=0.0), 2)
+
         _figures(
             name,
             self.summary,
@@ -206,8 +209,8 @@ class KillRun:
             down_sim_s=round(self.restarted_at - self.killed_at, 1),
             restart_to_reconciled_sim_s=round(self.reconciled_at - self.restarted_at, 1),
             restart_to_reconciled_real_s=round(self.restart_to_reconciled_real_s, 1),
-            slowest_protection_s=round(max(protection, default=0.0), 2),
-            slowest_protection_from_restart_s=round(max(from_restart, default=0.0), 2),
+            slowest_protection_s=slowest(self.protection()),
+            slowest_protection_from_restart_s=slowest(self.protection(self.restarted_at)),
             orders_after_restart=len(self.watch.placed(after=self.killed_at)),
             wall_s=round(self.wall_s, 1),
             **extra,
