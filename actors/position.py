@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeAlias, assert_never
 
+from actors.feed import GetBook
 from actors.journal import AppendDurable, read_stream
 from actors.messages import (
     CancelEntries,
@@ -50,6 +51,7 @@ from config.messages import Unsubscribe as UnsubscribeFromConfig
 from runtime.api import Actor, ActorDead, AskTimeout, Timer, UnhandledMessage
 from state.events import Event
 from state.position import (
+    ADOPTED,
     OUTCOME_UNKNOWN_KINDS,
     Action,
     CancelAnswered,
@@ -95,7 +97,14 @@ from state.position import (
     observe,
     orders_to_verify,
 )
-from venues.types import MarketWindow, OrderId, OrderRequest, OrderUpdate, TradeUpdate
+from venues.types import (
+    BookSnapshot,
+    MarketWindow,
+    OrderId,
+    OrderRequest,
+    OrderUpdate,
+    TradeUpdate,
+)
 
 if TYPE_CHECKING:
     from runtime.api import Address
@@ -164,7 +173,8 @@ class PositionActor(Actor):
     Emits: PlaceOrder / CancelOrder / FindOrder / GetBalance / Redeem asks to "venue";
     Reserve, ResizeReservation and ReleaseReservation asks to "risk" (a resize counts as done
     only once risk answered); ReversalRequest to its window; its facts to the journal (stream
-    `position/<pid>`), durably before any order.
+    `position/<pid>`), durably before any order. An adopted position (its window forwards it
+    nothing) also asks "feed" for its token's book (GetBook) at start and at each check.
 
     A crash loses the observations (market view, wallet reading, timers). The restarted
     incarnation folds its stream, looks up every order that could still change (an intent
@@ -199,6 +209,7 @@ class PositionActor(Actor):
         self._unrouted: list[TradeUpdate | OrderUpdate] = []
         self._is_finished = False
         self._unjournaled: list[Event] = []  # decided and evolved, not yet durable (`_commit`)
+        self._has_said_unpriced = False
         self._risk_retry_at = 0.0  # a resize risk did not acknowledge is asked again from then
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -210,6 +221,7 @@ class PositionActor(Actor):
         self._risk: Address = runtime.address("risk")
         self._window: Address = runtime.address(window_actor(window_id(self._state.window)))
         self._config: Address = runtime.address("config")
+        self._feed: Address = runtime.address("feed")
         try:
             self._config.tell(SubscribeToConfig(name=self.ctx.name))
         except ActorDead:
@@ -300,6 +312,7 @@ class PositionActor(Actor):
             )
             self._claim_orders()
             self._perform(SyncWithVenue(client_ids=orders_to_verify(state)))
+        self._read_unforwarded_market()
         self._evaluate()
 
     def _claim_orders(self) -> None:
@@ -339,12 +352,44 @@ class PositionActor(Actor):
         self._reclaim_orders()
         now = self._now()
         self._observe(CheckTicked(at=now))
+        self._read_unforwarded_market()
         wallet_at = self._state.wallet_at
         if wallet_at is None or now - wallet_at >= self._settings.balance_check_interval_s:
             self._perform(RefreshWallet())
         self._evaluate()
         if not self._is_finished:
             self._schedule_check()
+
+    def _read_unforwarded_market(self) -> None:
+        """An adopted position's window never entered it and forwards it no book: it reads its
+        token's book from the feed at each check, so its stop loss watches the price too. Only
+        until the window's end: after it a book no longer moves, and a stale one must not hide
+        that prices stopped (force-settlement counts the checks without one)."""
+        state, now = self._state, self._now()
+        if state.purpose != ADOPTED or now >= state.window.end:
+            return
+        try:
+            book = self._feed.ask(
+                GetBook(token_id=state.token_id), timeout_s=self._settings.venue_timeout_s
+            )
+        except (AskTimeout, ActorDead) as e:
+            log.warning("%s: no book from the feed (%r); the next check asks again", self._me, e)
+            return
+        match book:
+            case BookSnapshot():
+                self._observe(MarketSeen(view=market_view(book, None, now)))
+            case None:
+                if not self._has_said_unpriced:
+                    self._has_said_unpriced = True
+                    log.warning(
+                        "%s: the feed has no book of %s: its exit plan protects it, its stop "
+                        "loss waits for a price",
+                        self._me,
+                        state.token_id,
+                    )
+            case _:
+                msg = f"{self._me}: unexpected answer to GetBook: {book!r}"
+                raise TypeError(msg)
 
     def _on_venue_event(self, update: TradeUpdate | OrderUpdate) -> None:
         if self._state.order_by_order_id(update.order_id) is None:

@@ -7,8 +7,8 @@ durably on stream "reconciler" and carries it out:
 
 - an adoption: risk records the exposure (`AdoptExposure`, always granted), `PositionAdopted`
   is journaled, and a position actor (purpose "adopted") is started under "positions"; it
-  journals the shares as a correction and protects them with an exit plan (no entry, no sell
-  at market);
+  journals the shares as a correction and protects them with an exit plan and the stop rule
+  of any position, armed only by prices seen after adoption (no entry; adoption sells nothing);
 - an unowned order past its grace: `CancelOrder` as owner "reconciler", then
   `UnownedOrderCancelled`;
 - a ghost nobody runs whose market the venue closed: `PositionSettled(how="ghost")` with the

@@ -51,6 +51,7 @@ from state.trading_events import (
     ScaleInFunded,
     ScaleInTriggered,
     SizeCorrected,
+    StopArmed,
     StopLossTriggered,
 )
 from strategy.signals import reversal_confidence
@@ -123,6 +124,7 @@ __all__ = [
     "favours_reversal",
     "floor_to_tick",
     "initial_state",
+    "is_stop_armed",
     "market_view",
     "observe",
     "orders_to_verify",
@@ -372,7 +374,9 @@ def favours_reversal(confidence_ours: Decimal | None, threshold: Decimal) -> boo
 
 ADOPTED = "adopted"
 """The purpose of a position reconciliation started for shares the wallet held unknown to us:
-its `entry_size`/`entry_price` are the venue's size and average price, and it places no entry."""
+its `entry_size`/`entry_price` are the venue's size and average price, and it places no entry.
+Its stop loss is the same rule as any position's, but a stop level only counts once the price
+was seen above it (`StopArmed`): adoption itself never sells (invariant 6)."""
 
 
 class Purpose(StrEnum):
@@ -504,6 +508,8 @@ class PositionState:
     reversal_at: float | None = None
     stop_kind: str | None = None
     stop_at: float | None = None
+    # Adopted positions: stop levels below this price are armed (None: none yet).
+    stop_armed_below: Decimal | None = None
     scale_ins: int = 0
     scale_in_reservations: tuple[str, ...] = ()
     is_settled: bool = False
@@ -723,6 +729,12 @@ def evolve(state: PositionState, event: Event) -> PositionState:
             return replace(state, reversal_at=event.ts)
         case StopLossTriggered():
             return replace(state, stop_kind=event.kind, stop_at=event.ts)
+        case StopArmed():
+            armed = state.stop_armed_below
+            return replace(
+                state,
+                stop_armed_below=event.midpoint if armed is None else max(armed, event.midpoint),
+            )
         case ScaleInTriggered():
             return replace(state, scale_ins=state.scale_ins + 1)
         case ScaleInFunded():
@@ -1734,6 +1746,7 @@ def _report_spent_capital(state: PositionState, now: float, settings: PositionSe
     if (
         _entry_phase_over(state, now, settings)
         and state.reservation_id not in state.resized_reservations
+        and not _awaits_fills(state, state.of_purpose(*_ENTRY_PURPOSES))
     ):
         amount = state.cost_of(Purpose.ENTRY, Purpose.RETRY)
         if state.purpose == ADOPTED:
@@ -1743,7 +1756,11 @@ def _report_spent_capital(state: PositionState, now: float, settings: PositionSe
         )
     scale_in_orders = state.of_purpose(Purpose.SCALEIN)
     for reservation_id, order in zip(state.scale_in_reservations, scale_in_orders, strict=False):
-        if reservation_id in state.resized_reservations or state.is_working(order):
+        if (
+            reservation_id in state.resized_reservations
+            or state.is_working(order)
+            or _awaits_fills(state, (order,))
+        ):
             continue
         clients = {order.client_id}
         spent = sum(
@@ -1752,6 +1769,13 @@ def _report_spent_capital(state: PositionState, now: float, settings: PositionSe
         )
         return Decision(actions=(ResizeCapital(reservation_id=reservation_id, amount=spent),))
     return NOTHING
+
+
+def _awaits_fills(state: PositionState, orders: Iterable[TrackedOrder]) -> bool:
+    """The venue answered one of `orders` as matched and its fills have not reached us: what
+    it spent is not known yet (a market order is over as soon as it is answered)."""
+    expected = {client_id for client_id, _ in state.fills_expected}
+    return any(o.client_id in expected for o in orders)
 
 
 def _self_heal(state: PositionState, now: float, settings: PositionSettings) -> Decision:
@@ -1799,6 +1823,41 @@ def orders_to_verify(state: PositionState) -> tuple[str, ...]:
     )
 
 
+def is_stop_armed(state: PositionState, level: Decimal) -> bool:
+    """Whether a stop at `level` may trigger: always for our own positions (bought above it);
+    for an adopted one only once its price was seen above the level."""
+    if state.purpose != ADOPTED:
+        return True
+    return state.stop_armed_below is not None and level < state.stop_armed_below
+
+
+def _arm_adopted_stop(state: PositionState, now: float, settings: PositionSettings) -> Decision:
+    """An adopted position's price above a stop level not armed yet arms it (journaled, so a
+    restarted position keeps it)."""
+    market = state.market
+    if (
+        state.purpose != ADOPTED
+        or state.stop_kind is not None
+        or market is None
+        or market.mark is None
+        or now >= state.window.end
+        or not _holds_shares(state)
+    ):
+        return NOTHING
+    mark = market.mark
+    levels = (settings.stop_loss_floor, settings.stop_loss_price)
+    if not any(level < mark and not is_stop_armed(state, level) for level in levels):
+        return NOTHING
+    armed = StopArmed(
+        stream_id=state.stream_id,
+        ts=now,
+        event_id=_event_id(state, f"stop_armed@{mark}"),
+        position_id=state.position_id,
+        midpoint=mark,
+    )
+    return Decision(events=(armed,))
+
+
 def _stop_loss(state: PositionState, now: float, settings: PositionSettings) -> Decision:
     if not _holds_shares(state):
         return NOTHING
@@ -1814,8 +1873,10 @@ def _stop_trigger(state: PositionState, now: float, settings: PositionSettings) 
     mark = market.mark
     size = truncate_cents(state.size)
     if mark <= settings.stop_loss_floor:
+        if not is_stop_armed(state, settings.stop_loss_floor):
+            return NOTHING  # adopted below the floor: no stop level is armed yet
         return Decision(events=(_stop_triggered(state, "floor", mark, size, now),))
-    if mark > settings.stop_loss_price:
+    if mark > settings.stop_loss_price or not is_stop_armed(state, settings.stop_loss_price):
         return NOTHING
     if state.reversal_at is None:
         reversal = ReversalTriggered(
@@ -2050,6 +2111,7 @@ _RULES: tuple[Rule, ...] = (
     _halted_entries,
     _report_spent_capital,
     _self_heal,
+    _arm_adopted_stop,
     _stop_loss,
     _exit_plan,
     _scale_in,

@@ -4,8 +4,9 @@ One pass compares the wallet's positions, the venue's open orders nobody owns, t
 closed positions and our open and settled positions, and returns a `Plan`:
 
 - exchange positions no open position of ours holds are **adopted** (a position actor protects
-  them with an exit plan: never market-sold, invariant 6), or reported when the market cannot
-  be read from what the venue says of them;
+  them with an exit plan and a stop loss that only a later fall can trigger: adoption never
+  sells, invariant 6), or reported when the market cannot be read from what the venue says of
+  them;
 - open orders without an owner are cancelled on purpose once they have been unowned for
   `unowned_order_grace_s` (restarted positions claim theirs first; invariant 5);
 - a position of ours the venue holds nothing of (a ghost) is settled only when nobody runs it

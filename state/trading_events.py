@@ -38,6 +38,7 @@ __all__ = [
     "SettlementMismatch",
     "SignalScored",
     "SizeCorrected",
+    "StopArmed",
     "StopLossTriggered",
     "TradingOpened",
     "UnownedOrderCancelled",
@@ -274,6 +275,17 @@ class ReversalTriggered(Event):
     position_id: str
     window_id: str
     losing: str
+    midpoint: Decimal
+
+
+@event
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopArmed(Event):
+    """An adopted position saw its price at `midpoint`: every stop level below it is armed, so
+    a later move down through a level triggers that stop, never the price the shares already
+    had when reconciliation found them (invariant 6)."""
+
+    position_id: str
     midpoint: Decimal
 
 

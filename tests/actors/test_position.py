@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from actors.feed import GetBook
 from actors.journal import AppendDurable, JournalActor, Query, read_stream
 from actors.messages import (
     CancelEntries,
@@ -45,7 +46,7 @@ from runtime.pykka_backend import PykkaRuntime
 from state.events import Event
 from state.invariants import find_violations
 from state.journal_store import JournalStore
-from state.position import PositionSettings, PositionState, Purpose, truncate_cents
+from state.position import ADOPTED, PositionSettings, PositionState, Purpose, truncate_cents
 from state.trading_events import (
     CapitalReserved,
     CapitalResized,
@@ -59,6 +60,7 @@ from state.trading_events import (
     ReversalTriggered,
     ScaleInTriggered,
     SizeCorrected,
+    StopArmed,
     StopLossTriggered,
 )
 from supervisors import ChildSpec, Flags, Restart, StartChild
@@ -136,9 +138,27 @@ class Recorder(Actor):
         return None
 
 
+class FeedStandIn(Actor):
+    """The feed, as far as an adopted position is concerned: the last book of each token."""
+
+    def __init__(self) -> None:
+        self.books: dict[TokenId, BookSnapshot] = {}
+        self.asked = 0
+
+    def receive(self, message: object) -> object:
+        match message:
+            case GetBook(token_id=token_id):
+                self.asked += 1
+                return self.books.get(token_id)
+            case _:
+                return None
+
+
 class Harness:
-    """Journal, paper exchange behind the real gateway, a risk and a window stand-in, and one
-    UP position (entry 20 @ 0.50, reservation r-1) opened 10 s into the window."""
+    """Journal, paper exchange behind the real gateway, a risk, a window and a feed stand-in,
+    and one UP position (entry 20 @ 0.50, reservation r-1) opened 10 s into the window; or,
+    with `adopted`, one reconciliation started for that many shares the wallet held (bought at
+    0.40 outside the bot)."""
 
     def __init__(
         self,
@@ -146,6 +166,7 @@ class Harness:
         *,
         supervised: bool = False,
         settings: PositionSettings | None = None,
+        adopted: Decimal | None = None,
     ) -> None:
         self.rt = DeterministicRuntime(ManualClock(T0 + 10))
         self.rt.spawn(lambda: JournalActor(lambda: JournalStore(":memory:")), name="journal")
@@ -172,6 +193,10 @@ class Harness:
         self.venue.tell(WindowListed(window=WINDOW, timestamp=T0))
         self.set_book(UP, "0.48", "0.52")
         self.set_book(WINDOW.down_token, "0.48", "0.52")
+        self.feed = FeedStandIn()
+        self.rt.spawn(lambda: self.feed, name="feed")
+        if adopted is not None:
+            self.exchange.seed_position(WINDOW, UP, adopted, D("0.40"))
         self.settings = settings or PositionSettings()
         self.start = partial(
             PositionActor,
@@ -179,9 +204,9 @@ class Harness:
             window=WINDOW,
             outcome=Outcome.UP,
             reservation_id="r-1",
-            entry_price=D("0.50"),
-            entry_size=D(20),
-            purpose="entry",
+            entry_price=D("0.50") if adopted is None else D("0.40"),
+            entry_size=D(20) if adopted is None else adopted,
+            purpose="entry" if adopted is None else ADOPTED,
             settings=self.settings,
         )
         if supervised:
@@ -429,6 +454,54 @@ def test_a_stop_is_not_sold_while_the_confidence_still_favours_our_side() -> Non
     h.advance(200)
     assert not h.events(StopLossTriggered)
     assert h.held() == 20
+
+
+# --- an adopted position's stop loss ---------------------------------------------------------------
+
+
+def test_an_adopted_position_reads_its_price_from_the_feed_and_stops_only_on_a_later_fall() -> None:
+    h = Harness(adopted=D(20))
+    h.feed.books[UP] = h.book(UP, "0.09", "0.11")  # found below the floor
+    h.advance(60)
+    exit_plan_covers_the_position(h)
+    assert h.feed.asked >= 10  # at its start and at each check
+    assert not h.events(StopArmed)
+    assert not h.events(StopLossTriggered)
+    assert h.held() == 20  # adoption sold nothing
+    h.feed.books[UP] = h.book(UP, "0.49", "0.51")
+    h.advance(5)
+    (armed,) = h.events(StopArmed)
+    assert armed.midpoint == D("0.50")
+    h.set_book(UP, "0.13", "0.15")  # the venue's book, and the feed's, fall through the floor
+    h.feed.books[UP] = h.book(UP, "0.13", "0.15")
+    h.advance(5)
+    (stop,) = h.events(StopLossTriggered)
+    assert stop.kind == "floor"
+    assert h.held() == 0
+    assert not h.open_sells()
+    (settled,) = h.events(PositionSettled)
+    assert settled.how == "sold"
+    assert not h.is_alive()
+
+
+def test_an_adopted_position_the_feed_has_no_book_of_keeps_its_exit_plan_only() -> None:
+    h = Harness(adopted=D(20))
+    h.advance(120)
+    exit_plan_covers_the_position(h)
+    assert h.feed.asked > 0
+    assert not h.events(StopArmed)
+    assert h.held() == 20
+
+
+def test_after_its_window_an_adopted_position_stops_reading_the_feed() -> None:
+    # A book that no longer moves must not hide that prices stopped: force-settlement counts
+    # the checks without one.
+    h = Harness(adopted=D(20))
+    h.feed.books[UP] = h.book(UP, "0.49", "0.51")
+    h.advance(WINDOW.end - h.rt.clock.now())
+    asked = h.feed.asked
+    h.advance(60)
+    assert h.feed.asked == asked
 
 
 # --- crash and restart ---------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Running the real bot (`python run.py --mode live`) as a separate process against a sandbox
 served from the test process: the real py-clob-client-v2, real websockets, real signals.
 
-The sandbox runs its market `SPEED` times faster than real time and the bot follows its clock
-(`run.py` reads the venue's time), so a 15-minute window takes 15 s of the test.
+The sandbox runs its market `SPEED` times faster than real time (unless a test asks for another
+speed) and the bot follows its clock (`run.py` reads the venue's time), so a 15-minute window
+takes 15 s of the test.
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ class LiveBot:
 
 
 def live_bot(server: SandboxServer, tmp_path: Path, **live_changes: Any) -> LiveBot:
-    """A live config for `server` under `tmp_path`, and a fresh wallet key in the environment."""
-    config = yaml.safe_load(sandbox_live_config(server, SPEED))
+    """A live config for `server` under `tmp_path` (at the sandbox's speed), and a fresh wallet
+    key in the environment."""
+    config = yaml.safe_load(sandbox_live_config(server, server.state.settings.speed))
     data_dir, log_dir = tmp_path / "data", tmp_path / "logs"
     config["data_dir"] = str(data_dir)
     config["journal"] = {"path": str(data_dir / "journal.duckdb")}
@@ -102,8 +104,10 @@ def live_bot(server: SandboxServer, tmp_path: Path, **live_changes: Any) -> Live
 
 
 @contextmanager
-def sandbox(paper: PaperSettings | None = None, **changes: Any) -> Iterator[SandboxServer]:
-    settings = SandboxSettings(speed=SPEED, tick_interval_s=0.02, **changes)
+def sandbox(
+    paper: PaperSettings | None = None, speed: float = SPEED, **changes: Any
+) -> Iterator[SandboxServer]:
+    settings = SandboxSettings(speed=speed, tick_interval_s=0.02, **changes)
     if paper is not None:
         settings = settings.model_copy(update={"paper": paper})
     with serve(settings) as server:

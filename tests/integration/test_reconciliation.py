@@ -11,6 +11,7 @@ import pytest
 from venues.errors import VenueTimeout
 from venues.paper import PaperExchange
 from venues.paper.ledger import Account
+from venues.sim.windows import make_window
 from venues.types import ConditionId, MarketWindow, OrderRequest, Side, TokenId
 
 from .conftest import START
@@ -77,6 +78,51 @@ def test_an_unknown_position_at_start_is_adopted_and_protected_not_sold(paper_wo
     ]
     assert reservation_id
     assert world.exchange.holding(Account.US, LEFTOVER.up_token) == HELD
+    assert world.exchange.audit() == ()
+
+
+def test_an_adopted_position_in_a_market_we_stream_watches_its_price_for_its_stop(paper_world):
+    # Shares of a market the simulator trades: the feed has its book, so the adopted position
+    # arms its stop loss from the price it reads (and, like any position, would stop out on a
+    # later fall through a level); adoption itself sells nothing.
+    traded = make_window(
+        asset="BTC",
+        timeframe_s=900,
+        start=int(START),
+        tick_size=Decimal("0.01"),
+        min_order_size=Decimal(5),
+    )
+
+    def leave_shares_of_a_traded_market(exchange: PaperExchange) -> None:
+        exchange.seed_position(traded, traded.up_token, HELD, Decimal("0.40"))
+
+    world = paper_world(setup=leave_shares_of_a_traded_market)
+    world.run(3)
+    ((position_id,),) = world.query(
+        "SELECT payload->>'position_id' FROM events WHERE type = 'PositionAdopted'"
+    )
+    armed = world.query(
+        "SELECT payload->>'midpoint' FROM events WHERE type = 'StopArmed' "
+        "AND payload->>'position_id' = ?",
+        (position_id,),
+    )
+    assert armed, "the adopted position never saw its price"
+    assert Decimal(armed[0][0]) > Decimal("0.15")  # above the floor, or nothing would arm
+    intents = world.query(
+        "SELECT payload->>'purpose', payload->>'order_type' FROM events "
+        "WHERE type = 'OrderIntent' AND payload->>'position_id' = ?",
+        (position_id,),
+    )
+    assert ("exit", "GTC") in intents
+    stops = world.query(
+        "SELECT count(*) FROM events WHERE type = 'StopLossTriggered' "
+        "AND payload->>'position_id' = ?",
+        (position_id,),
+    )
+    # A sale at market only ever follows the stop rule's own trigger.
+    if stops == [(0,)]:
+        assert all(purpose == "exit" for purpose, _ in intents)
+        assert world.exchange.holding(Account.US, traded.up_token) == HELD
     assert world.exchange.audit() == ()
 
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from actors.messages import Outcome, position_actor, position_id, window_id
 from state.events import Event
 from state.position import (
+    ADOPTED,
     CENT,
     Action,
     CancelAnswered,
@@ -61,6 +62,7 @@ from state.position import (
     favours_reversal,
     floor_to_tick,
     initial_state,
+    is_stop_armed,
     market_view,
     observe,
     truncate_cents,
@@ -78,6 +80,7 @@ from state.trading_events import (
     ScaleInFunded,
     ScaleInTriggered,
     SizeCorrected,
+    StopArmed,
     StopLossTriggered,
 )
 from venues.types import (
@@ -165,6 +168,7 @@ class Driver:
         self.withhold_fak_fills = False  # the venue's fill events are lost
         self.cancel_not_found = False
         self.grants = 0
+        self.seeded = D(0)  # shares the wallet held before this position (an adoption)
         self.redeem_failures_left = 0
         self.redeem_amount: Decimal | None = None
         self.is_stopped = False
@@ -214,7 +218,7 @@ class Driver:
 
     # --- the venue -------------------------------------------------------------------------------
     def holdings(self) -> Decimal:
-        held = D(0)
+        held = self.seeded
         for trade in self.trades.values():
             if trade.status is TradeStatus.FAILED:
                 continue
@@ -900,6 +904,23 @@ def test_a_scale_in_reserves_capital_first_then_buys_at_market_and_resizes_the_e
     )
 
 
+def test_a_scale_in_tells_risk_what_it_spent_only_once_its_fills_arrived() -> None:
+    # A FAK answered "matched" is over at once, but its fills come after the answer: reported
+    # before them, the scale-in's reservation was resized to nothing while its capital was
+    # spent (risk then saw less exposure than we had, and warned of an overspend later).
+    driver = scale_in_ready()
+    driver.withhold_fak_fills = True
+    driver.at(100).market("0.60", "0.61", confidence="0.80")
+    assert driver.state.fills_expected
+    assert [a for a in driver.actions(ResizeCapital) if a.reservation_id == "r-scale-0"] == []
+    (trade,) = [
+        t for t in driver.trades.values() if t.order_id == driver.order_ids[client("scalein")]
+    ]
+    driver.command(TradeSeen(update=trade))
+    resizes = [a for a in driver.actions(ResizeCapital) if a.reservation_id == "r-scale-0"]
+    assert resizes == [ResizeCapital(reservation_id="r-scale-0", amount=trade.size * trade.price)]
+
+
 @pytest.mark.parametrize(
     ("bid", "ask", "confidence"),
     [
@@ -1029,6 +1050,92 @@ def test_a_partly_filled_stop_sells_the_rest_after_the_pause() -> None:
     assert driver.requests[client("stop", 2)].size == 10
     driver.confirm_all()
     assert settled(driver).how == "sold"
+
+
+# --- stop loss of an adopted position ------------------------------------------------------------
+
+
+def adopted(size: str = "20", price: str = "0.40") -> Driver:
+    """Shares reconciliation found in the wallet, adopted at T0 and covered by their exit plan
+    a minute later (no market seen yet)."""
+    state = replace(fresh(entry_price=price, entry_size=size), purpose=ADOPTED)
+    driver = Driver(state)
+    driver.seeded = D(size)
+    driver.command(Open())
+    driver.at(60).check()
+    assert driver.working(Purpose.EXIT) == [client("exit")]
+    return driver
+
+
+def test_an_adopted_position_found_below_its_stops_is_not_sold_for_that_price() -> None:
+    # Invariant 6: adoption never sells. Found at 0.10, below the floor (0.15) and the stop
+    # (0.30): neither level was ever crossed while we held the shares.
+    driver = adopted()
+    driver.at(70).market("0.09", "0.11")
+    driver.at(80).market("0.09", "0.11")
+    assert not driver.events(StopArmed)
+    assert not driver.events(ReversalTriggered)
+    assert not driver.events(StopLossTriggered)
+    assert driver.working(Purpose.EXIT) == [client("exit")]
+    assert client("stop") not in driver.requests
+
+
+def test_an_adopted_position_arms_a_stop_level_once_its_price_is_seen_above_it() -> None:
+    driver = adopted()
+    driver.at(70).market("0.09", "0.11")
+    driver.at(80).market("0.19", "0.21")  # above the floor, still below the stop price
+    (armed,) = driver.events(StopArmed)
+    assert isinstance(armed, StopArmed)
+    assert armed.midpoint == D("0.20")
+    assert is_stop_armed(driver.state, SETTINGS.stop_loss_floor)
+    assert not is_stop_armed(driver.state, SETTINGS.stop_loss_price)
+    assert not driver.events(ReversalTriggered)  # 0.20 is below a stop level not armed
+    driver.at(90).market("0.12", "0.14")  # a later move down through the floor
+    (stop,) = driver.events(StopLossTriggered)
+    assert isinstance(stop, StopLossTriggered)
+    assert stop.kind == "floor"
+    request = driver.requests[client("stop")]
+    assert (request.side, request.order_type, request.size) == (Side.SELL, OrderType.FAK, D(20))
+    assert driver.working(Purpose.EXIT) == []  # taken off first, as for any position
+
+
+def test_an_adopted_position_seen_above_the_stop_follows_the_stop_rule_of_our_own() -> None:
+    driver = adopted()
+    driver.at(70).market("0.49", "0.51")
+    assert len(driver.events(StopArmed)) == 1  # both levels at once
+    driver.at(80).market("0.28", "0.30", confidence="0.40")
+    (reversal,) = driver.events(ReversalTriggered)
+    assert isinstance(reversal, ReversalTriggered)
+    assert driver.actions(RequestReversal) == [RequestReversal(size=D(20), midpoint=D("0.29"))]
+    assert not driver.events(StopLossTriggered)  # reversal first, as for our own
+    driver.at(90).market("0.13", "0.15")
+    (stop,) = driver.events(StopLossTriggered)
+    assert isinstance(stop, StopLossTriggered)
+    assert stop.kind == "floor"
+    assert len(driver.events(StopArmed)) == 1  # armed once: the marks below add nothing
+
+
+def test_an_armed_stop_of_an_adopted_position_survives_a_restart() -> None:
+    driver = adopted()
+    driver.at(70).market("0.49", "0.51")
+    rebuilt = replace(fresh(entry_price="0.40"), purpose=ADOPTED)
+    for event in driver.journal:
+        rebuilt = evolve(rebuilt, event)
+    assert rebuilt.stop_armed_below == D("0.50")
+    restarted = Driver(rebuilt)
+    restarted.seeded = D(20)
+    restarted.requests, restarted.order_ids = driver.requests, driver.order_ids
+    restarted.live = set(driver.live)
+    restarted.at(80).market("0.13", "0.15")  # the first price the restarted position sees
+    assert [e.kind for e in restarted.events(StopLossTriggered)] == ["floor"]  # type: ignore[attr-defined]
+
+
+def test_our_own_positions_need_no_arming() -> None:
+    assert is_stop_armed(fresh(), SETTINGS.stop_loss_price)
+    driver = holding("20")
+    driver.at(100).market("0.13", "0.15")
+    assert not driver.events(StopArmed)
+    assert [e.kind for e in driver.events(StopLossTriggered)] == ["floor"]  # type: ignore[attr-defined]
 
 
 # --- self-healing -----------------------------------------------------------------------------
