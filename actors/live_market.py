@@ -6,6 +6,12 @@ websocket streams books, level changes, trades, tick-size changes and resolution
 of listed windows; the reference price stream gives each asset's spot. The streams call back on
 their own threads; each callback only tells this actor, so all state lives on its thread.
 
+A poll is HTTP (Gamma, then the CLOB to ready each new market for orders), one request after
+another, each bounded by the request timeout: it runs on a worker thread of its own and its
+result comes back as a message (`_Polled`), so books, spots and asks are never held up behind
+a slow Gamma. One poll at a time: the next is scheduled when the last one answers, and the
+worker is the only user of the Gamma client meanwhile.
+
 It keeps every subscribed token's book (as the venue last described it), for two reasons: a
 subscriber that subscribes again (it restarted) gets the books as a catch-up, and at each
 window's start it republishes the window's books stamped with the open, which is how the feed
@@ -19,13 +25,14 @@ When the market channel does not deliver a window's resolution, Gamma is asked a
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, TypeAlias
 
 from actors.subscriptions import Subscribe, Subscribers, Unsubscribe, only
-from runtime.api import Actor, Timer, UnhandledMessage
+from runtime.api import Actor, ActorDead, Timer, UnhandledMessage
 from state.order_book import OrderBook
 from venues.errors import RetryableError
 from venues.live.gamma import GammaDiscovery
@@ -102,11 +109,24 @@ class LiveMarketStats:
     resolved_by_gamma: int
     subscribers: tuple[str, ...]
     dead_subscribers: tuple[str, ...]
+    is_polling: bool  # a poll's worker has not answered yet
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Poll:
     """Timer: ask Gamma for new windows and overdue resolutions."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Polled:
+    """A poll's worker answers: the windows Gamma listed (readied for orders) and the
+    resolutions of overdue windows; or the venue's error that failed it (tried again at the
+    next poll); or an error nobody expected, raised again here so that this actor crashes."""
+
+    found: tuple[MarketWindow, ...] = ()
+    resolutions: tuple[MarketResolved, ...] = ()
+    failure: RetryableError | WireError | None = None
+    crash: Exception | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,7 +136,9 @@ class _Open:
     condition_id: ConditionId
 
 
-LiveMarketCommand: TypeAlias = Subscribe | Unsubscribe | GetLiveMarketStats | _Poll | _Open
+LiveMarketCommand: TypeAlias = (
+    Subscribe | Unsubscribe | GetLiveMarketStats | _Poll | _Polled | _Open
+)
 
 
 class LiveMarketActor(Actor):
@@ -130,7 +152,8 @@ class LiveMarketActor(Actor):
 
     A crash loses the books and the listed windows: the new incarnation polls Gamma at once
     (which lists the unresolved windows again) and resubscribes their tokens, and the venue
-    answers a subscription with fresh book snapshots.
+    answers a subscription with fresh book snapshots. A poll still running for the crashed
+    incarnation answers nobody (its result is dropped).
     """
 
     def __init__(self, sources: LiveSources, *, subscribers: tuple[Subscribe, ...] = ()) -> None:
@@ -141,6 +164,7 @@ class LiveMarketActor(Actor):
         self._spots: dict[str, SpotPrice] = {}
         self._open_timers: dict[ConditionId, Timer] = {}
         self._poll_timer: Timer | None = None
+        self._is_polling = False
         self._market: MarketSource | None = None
         self._spot_stream: Closeable | None = None
         self._counts = dict.fromkeys(("events", "polls", "poll_failures", "resolved_by_gamma"), 0)
@@ -182,6 +206,8 @@ class LiveMarketActor(Actor):
                 self._publish([message])
             case _Poll():
                 self._poll()
+            case _Polled():
+                self._on_polled(message)
             case _Open(condition_id=condition_id):
                 self._on_open(condition_id)
             case Subscribe(name=name, feeds=feeds):
@@ -232,42 +258,46 @@ class LiveMarketActor(Actor):
     # --- discovery ------------------------------------------------------------------------------
 
     def _poll(self) -> None:
+        self._poll_timer = None
+        if self._is_polling:
+            return
         now = self.ctx.clock.now()
         self._counts["polls"] += 1
-        try:
-            found = self._discovery.poll(now).found
-            overdue = [
-                w
-                for w in self._windows.values()
-                if now >= w.end + self._sources.resolution_check_after_s
-            ]
-            resolutions = [self._discovery.resolution(w, now) for w in overdue]
-        except (RetryableError, WireError) as error:
+        self._is_polling = True
+        overdue = tuple(
+            w
+            for w in self._windows.values()
+            if now >= w.end + self._sources.resolution_check_after_s
+        )
+        worker = threading.Thread(
+            target=_poll_worker,
+            args=(self.ctx.self_ref.tell, self._discovery, self._sources, now, overdue),
+            name=f"{self.ctx.name}-gamma-poll",
+            daemon=True,
+        )
+        worker.start()
+
+    def _on_polled(self, polled: _Polled) -> None:
+        self._is_polling = False
+        if polled.crash is not None:
+            raise polled.crash
+        if polled.failure is not None:
             # Gamma is read again at the next poll; what it lists is not lost meanwhile.
             self._counts["poll_failures"] += 1
             log.warning(
                 "live market: Gamma poll failed (%s); next try in %.0f s",
-                error,
+                polled.failure,
                 self._sources.poll_interval_s,
             )
-        else:
-            for window in found:
-                self._prepare(window)
-                self._list(window, now)
-            if found:
-                self._stream_tokens()
-            for resolved in resolutions:
-                if resolved is not None:
-                    self._counts["resolved_by_gamma"] += 1
-                    self._on_resolved(resolved)
+        now = self.ctx.clock.now()
+        for window in polled.found:
+            self._list(window, now)
+        if polled.found:
+            self._stream_tokens()
+        for resolved in polled.resolutions:
+            self._counts["resolved_by_gamma"] += 1
+            self._on_resolved(resolved)
         self._poll_timer = self.ctx.schedule(self._sources.poll_interval_s, _Poll())
-
-    def _prepare(self, window: MarketWindow) -> None:
-        try:
-            self._sources.prepare_market(window, self._discovery.version_of(window.condition_id))
-        except RetryableError as error:
-            # The venue fills the same caches on the first order; only then is it slower.
-            log.warning("live market: could not prepare %s for orders (%s)", window.slug, error)
 
     def _list(self, window: MarketWindow, now: float) -> None:
         if window.condition_id in self._windows:
@@ -328,8 +358,50 @@ class LiveMarketActor(Actor):
             tokens_streamed=len(self._books),
             subscribers=tuple(self._subscribers.feeds_of),
             dead_subscribers=tuple(sorted(self._subscribers.dead)),
+            is_polling=self._is_polling,
             **self._counts,
         )
+
+
+def _poll_worker(
+    reply: Callable[[object], None],
+    discovery: GammaDiscovery,
+    sources: LiveSources,
+    now: float,
+    overdue: tuple[MarketWindow, ...],
+) -> None:
+    """A poll's worker thread: Gamma and the venue only; its result goes back as a message."""
+    try:
+        result = _poll_gamma(discovery, sources, now, overdue)
+    except Exception as e:  # noqa: BLE001 - handed to the actor, which crashes with it
+        result = _Polled(crash=e)
+    try:
+        reply(result)
+    except ActorDead:
+        log.debug("live market: a poll answered after its actor stopped; dropped")
+
+
+def _poll_gamma(
+    discovery: GammaDiscovery, sources: LiveSources, now: float, overdue: tuple[MarketWindow, ...]
+) -> _Polled:
+    """One poll (blocking I/O, for the worker thread): new windows, each readied for orders,
+    and Gamma's resolution of each overdue window."""
+    try:
+        found = discovery.poll(now).found
+        resolutions = tuple(
+            resolved
+            for window in overdue
+            if (resolved := discovery.resolution(window, now)) is not None
+        )
+    except (RetryableError, WireError) as error:
+        return _Polled(failure=error)
+    for window in found:
+        try:
+            sources.prepare_market(window, discovery.version_of(window.condition_id))
+        except RetryableError as error:
+            # The venue fills the same caches on the first order; only then is it slower.
+            log.warning("live market: could not prepare %s for orders (%s)", window.slug, error)
+    return _Polled(found=found, resolutions=resolutions)
 
 
 def _stamped(snapshot: BookSnapshot, timestamp: float) -> BookSnapshot:

@@ -14,7 +14,8 @@ durably on stream "reconciler" and carries it out:
 - a ghost nobody runs whose market the venue closed: `PositionSettled(how="ghost")` with the
   venue's realised P&L on the position's stream (its owner is gone; risk releases its capital
   from that fact); any other ghost is reported (`PositionReported`) and left;
-- a settled market whose P&L differs from the venue's: log ERROR and `SettlementMismatch`.
+- a settled token whose P&L differs from the venue's closed position of it: log ERROR and
+  `SettlementMismatch`.
 
 The first pass that completes journals `TradingOpened` and tells risk `OpenTrading`: until then
 risk funds no entry. A pass whose venue reads fail changes nothing and is tried again after
@@ -49,7 +50,7 @@ from runtime.api import Actor, ActorDead, AskTimeout, Timer, UnhandledMessage
 from runtime.logs import ActorLogger, actor_logger
 from state.events import Event
 from state.reconcile import Adoption, Ghost, OurPosition, Plan, ReconcileSettings, plan
-from state.recovery import journal_positions, settled_pnl_by_market
+from state.recovery import journal_positions, settled_pnl_by_market, settled_pnl_by_token
 from state.trading_events import (
     PositionAdopted,
     PositionReported,
@@ -115,7 +116,7 @@ class ReconcilerActor(Actor):
         self._passes = 0
         self._last_success_at: float | None = None
         self._unowned_since: dict[OrderId, float] = {}
-        self._audited: frozenset[ConditionId] = frozenset()
+        self._audited: frozenset[TokenId] = frozenset()
         self._reported: set[TokenId] = set()
         self._timer: Timer | None = None
 
@@ -172,6 +173,7 @@ class ReconcilerActor(Actor):
             for p in journal_positions(ask_journal)
         )
         settled = {ConditionId(c): pnl for c, pnl in settled_pnl_by_market(ask_journal).items()}
+        by_token = {TokenId(t): pnl for t, pnl in settled_pnl_by_token(ask_journal).items()}
         decided = plan(
             now=now,
             held=_typed(held, VenuePosition),
@@ -179,6 +181,7 @@ class ReconcilerActor(Actor):
             closed=_typed(closed, ClosedPosition),
             ours=ours,
             settled_pnl=settled,
+            settled_by_token=by_token,
             unowned_since=self._unowned_since,
             audited=self._audited,
             settings=self._settings,
@@ -231,6 +234,7 @@ class ReconcilerActor(Actor):
             self._log.error(
                 "settlement_mismatch",
                 condition_id=mismatch.condition_id,
+                token=mismatch.token_id,
                 ours=mismatch.ours,
                 venue=mismatch.venue,
                 tolerance=self._settings.audit_tolerance,
@@ -239,12 +243,19 @@ class ReconcilerActor(Actor):
                 SettlementMismatch(
                     stream_id=STREAM,
                     ts=now,
-                    event_id=f"{STREAM}:audit:{mismatch.condition_id}",
+                    event_id=f"{STREAM}:audit:{mismatch.token_id}",
                     condition_id=mismatch.condition_id,
+                    token_id=mismatch.token_id,
                     ours=mismatch.ours,
                     venue=mismatch.venue,
                     tolerance=self._settings.audit_tolerance,
                 )
+            )
+        if decided.audited:
+            self._log.info(
+                "settlement_audited",
+                tokens=len(decided.audited),
+                mismatches=len(decided.mismatches),
             )
         self._audited = self._audited | frozenset(decided.audited)
 

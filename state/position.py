@@ -2015,6 +2015,13 @@ def _exit_plan(state: PositionState, now: float, settings: PositionSettings) -> 
         return NOTHING
     if _is_paused(state, now, settings):
         return NOTHING
+    offered = sum((state.remaining(o) for o in working), ZERO)
+    if target < min(offered, truncate_cents(state.size)) and not _synced_since_wallet(state):
+        # The wallet holds less than the plan offers and our fills say: most likely the plan
+        # itself sold and its fill has not reached us. Ask before re-placing, or the new plan
+        # offers shares already sold (refused for balance if the rest sold meanwhile) and the
+        # plan loses its place in the queue.
+        return Decision(actions=(SyncWithVenue(client_ids=orders_to_verify(state)),))
     # Cancel-old and place-new fail independently (invariant 4): the new plan is journaled and
     # submitted whatever the cancel answers; "not found" on the cancel means the old one is gone.
     cancels = tuple(
@@ -2035,6 +2042,12 @@ def _exit_plan(state: PositionState, now: float, settings: PositionSettings) -> 
         now=now,
     )
     return Decision(events=(intent,), actions=(*cancels, submit))
+
+
+def _synced_since_wallet(state: PositionState) -> bool:
+    return state.synced_at is not None and (
+        state.wallet_at is None or state.synced_at >= state.wallet_at
+    )
 
 
 def _scale_in(state: PositionState, now: float, settings: PositionSettings) -> Decision:

@@ -12,7 +12,9 @@ closed positions and our open and settled positions, and returns a `Plan`:
 - a position of ours the venue holds nothing of (a ghost) is settled only when nobody runs it
   any more and the venue confirms its market closed (a closed position of that token); a ghost
   that is still pending (an intent without an answer, a fill not final) is never stale;
-- settled P&L per market is audited against the venue's closed positions.
+- settled P&L per outcome token is audited against the venue's closed position of that token
+  (the Data API closes positions token by token: a market whose losing tokens or dust are still
+  held has only some of its tokens closed, so a whole market's P&L cannot be compared).
 
 Nothing here reads a clock or does I/O; the shell (actors/reconciler.py) gathers the inputs.
 """
@@ -118,6 +120,7 @@ class Ghost:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PnlMismatch:
     condition_id: ConditionId
+    token_id: TokenId
     ours: Decimal
     venue: Decimal
 
@@ -130,7 +133,7 @@ class Plan:
     unowned_since: Mapping[OrderId, float] | None = None
     ghosts: tuple[Ghost, ...] = ()
     mismatches: tuple[PnlMismatch, ...] = ()
-    audited: tuple[ConditionId, ...] = ()
+    audited: tuple[TokenId, ...] = ()
 
 
 def adopted_position_id(window: MarketWindow, outcome: Outcome) -> str:
@@ -172,12 +175,15 @@ def plan(
     closed: Iterable[ClosedPosition],
     ours: Iterable[OurPosition],
     settled_pnl: Mapping[ConditionId, Decimal],
+    settled_by_token: Mapping[TokenId, Decimal],
     unowned_since: Mapping[OrderId, float],
-    audited: frozenset[ConditionId],
+    audited: frozenset[TokenId],
     settings: ReconcileSettings,
     adopted_before: frozenset[str] = frozenset(),
 ) -> Plan:
-    """One reconciliation pass (see the module docstring). `adopted_before` are the ids of
+    """One reconciliation pass (see the module docstring). `settled_pnl` is our settled P&L
+    per market (the markets we settled in), `settled_by_token` the same per outcome token (the
+    audit's figures), `audited` the tokens audited already. `adopted_before` are the ids of
     positions adopted earlier (settled since): shares still held there are reported, never
     adopted a second time."""
     ours = tuple(ours)
@@ -191,8 +197,8 @@ def plan(
         cancel=cancel,
         unowned_since=since,
         ghosts=_ghosts(held, ours, closed),
-        mismatches=_mismatches(closed, ours, settled_pnl, audited, settings),
-        audited=_auditable(closed, ours, settled_pnl, audited),
+        mismatches=_mismatches(closed, ours, settled_by_token, audited, settings),
+        audited=_auditable(closed, ours, settled_by_token, audited),
     )
 
 
@@ -295,15 +301,17 @@ def _ghosts(
 def _auditable(
     closed: tuple[ClosedPosition, ...],
     ours: tuple[OurPosition, ...],
-    settled_pnl: Mapping[ConditionId, Decimal],
-    audited: frozenset[ConditionId],
-) -> tuple[ConditionId, ...]:
-    """Markets the venue closed, that we settled in full, not audited yet."""
-    still_open = {p.condition_id for p in ours}
-    venue_closed = {c.condition_id for c in closed}
+    settled_by_token: Mapping[TokenId, Decimal],
+    audited: frozenset[TokenId],
+) -> tuple[TokenId, ...]:
+    """Tokens the venue closed, whose positions of ours are all settled, not audited yet."""
+    still_open = {p.token_id for p in ours}
+    venue_closed = {c.token_id for c in closed}
     return tuple(
         sorted(
-            c for c in venue_closed if c in settled_pnl and c not in still_open and c not in audited
+            t
+            for t in venue_closed
+            if t in settled_by_token and t not in still_open and t not in audited
         )
     )
 
@@ -311,17 +319,17 @@ def _auditable(
 def _mismatches(
     closed: tuple[ClosedPosition, ...],
     ours: tuple[OurPosition, ...],
-    settled_pnl: Mapping[ConditionId, Decimal],
-    audited: frozenset[ConditionId],
+    settled_by_token: Mapping[TokenId, Decimal],
+    audited: frozenset[TokenId],
     settings: ReconcileSettings,
 ) -> tuple[PnlMismatch, ...]:
-    venue: dict[ConditionId, Decimal] = {}
+    venue: dict[TokenId, Decimal] = {}
+    market: dict[TokenId, ConditionId] = {}
     for position in closed:
-        venue[position.condition_id] = (
-            venue.get(position.condition_id, ZERO) + position.realized_pnl
-        )
+        venue[position.token_id] = venue.get(position.token_id, ZERO) + position.realized_pnl
+        market[position.token_id] = position.condition_id
     return tuple(
-        PnlMismatch(condition_id=c, ours=settled_pnl[c], venue=venue[c])
-        for c in _auditable(closed, ours, settled_pnl, audited)
-        if abs(settled_pnl[c] - venue[c]) > settings.audit_tolerance
+        PnlMismatch(condition_id=market[t], token_id=t, ours=settled_by_token[t], venue=venue[t])
+        for t in _auditable(closed, ours, settled_by_token, audited)
+        if abs(settled_by_token[t] - venue[t]) > settings.audit_tolerance
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "JournalPosition",
@@ -22,6 +22,7 @@ __all__ = [
     "open_positions",
     "open_windows",
     "settled_pnl_by_market",
+    "settled_pnl_by_token",
 ]
 
 Query = Callable[[str, tuple[Any, ...]], Sequence[tuple[Any, ...]]]
@@ -231,16 +232,26 @@ def journal_positions(query: Query) -> list[JournalPosition]:
 
 def settled_pnl_by_market(query: Query) -> dict[str, Decimal]:
     """Our realised P&L per market (condition id), over every settled position."""
+    return _settled_pnl_by(query, "condition_id")
+
+
+def settled_pnl_by_token(query: Query) -> dict[str, Decimal]:
+    """Our realised P&L per outcome token, over every settled position: what the venue's
+    closed positions (one per token) are compared with."""
+    return _settled_pnl_by(query, "token_id")
+
+
+def _settled_pnl_by(query: Query, key: Literal["condition_id", "token_id"]) -> dict[str, Decimal]:
     rows = query(
-        "SELECT o.payload->>'condition_id', s.payload->>'realized_pnl' FROM events s "
+        f"SELECT o.payload->>'{key}', s.payload->>'realized_pnl' FROM events s "
         "JOIN events o ON o.type = 'PositionOpened' "
         "AND o.payload->>'position_id' = s.payload->>'position_id' "
         "WHERE s.type = 'PositionSettled'",
         (),
     )
     totals: dict[str, Decimal] = {}
-    for condition, pnl in rows:
-        totals[str(condition)] = totals.get(str(condition), Decimal(0)) + Decimal(pnl)
+    for value, pnl in rows:
+        totals[str(value)] = totals.get(str(value), Decimal(0)) + Decimal(pnl)
     return totals
 
 

@@ -385,13 +385,22 @@ class UnownedOrderCancelled(Event):
 @event
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SettlementMismatch(Event):
-    """Our settled P&L of a market differs from the venue's closed positions beyond the
-    tolerance."""
+    """Our settled P&L of an outcome token differs from the venue's closed position of it
+    beyond the tolerance. v1 compared whole markets and named no token."""
+
+    version: ClassVar[int] = 2
 
     condition_id: str
+    token_id: str
     ours: Decimal
     venue: Decimal
     tolerance: Decimal
+
+    @classmethod
+    def upcast(cls, version: int, payload: dict[str, Any]) -> dict[str, Any]:
+        if version == 1:
+            return {**payload, "token_id": ""}
+        return super().upcast(version, payload)
 
 
 @event

@@ -5,19 +5,30 @@ tree (the `Exchange` that paper mode fills with the simulator and the paper exch
 balance), so `run.py` calls it once, before the tree starts; the tree's actors then share the
 one `LiveVenue`, as they share the one paper exchange, because the venue outlives a crashed
 gateway. `LiveConnection.close()` stops what it opened (heartbeat, recorder) at shutdown.
+
+Every websocket feeds an actor: its callback is a tell into the actor that opened it (the
+live market actor: market channel and price stream; the venue gateway: user channel). An actor
+closes its feeds in `on_stop`/`on_crash`, which the runtime runs after the actor stopped taking
+messages, so a frame can land in between, at every shutdown: `_into_actor` drops it on purpose
+(logged at debug) instead of letting the feed's thread die of the dead actor with an ERROR and
+a traceback. Nothing is lost: a restarted actor opens new feeds and resynchronises (books from
+the venue's snapshots, orders from the venue).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from actors.live_market import LiveMarketActor, LiveSources, MarketSource
 from config.secrets import Secrets
 from config.settings import Settings
+from runtime.api import ActorDead
 from runtime.clock import Clock, RealClock, SimulatedClock
 from supervisors.tree import Exchange
 from venues.live.clob import LiveVenue
@@ -25,16 +36,36 @@ from venues.live.gamma import GammaDiscovery
 from venues.live.recorder import FrameRecorder
 from venues.live.streams import (
     PriceStream,
+    UserChannelAuth,
     market_stream_factory,
     price_stream_factory,
     recorder_from,
     user_stream_factory,
 )
+from venues.live.wire import Identity
+from venues.port import Unsubscribe, UserCallback
 from venues.types import MarketEvent, MarketWindow, SpotPrice
 
 __all__ = ["LiveConnection", "connect_live"]
 
+_log = logging.getLogger(__name__)
+
 CREDENTIALS_FILE = "clob_credentials.json"
+
+E = TypeVar("E")
+
+
+def _into_actor(callback: Callable[[E], None], feed: str) -> Callable[[E], None]:
+    """`callback`, a tell into the actor a feed serves, with what arrives after that actor
+    stopped dropped on purpose (see the module docstring)."""
+
+    def deliver(event: E) -> None:
+        try:
+            callback(event)
+        except ActorDead:
+            _log.debug("feed %s: %s dropped, its actor has stopped", feed, type(event).__name__)
+
+    return deliver
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,14 +84,14 @@ class LiveConnection:
 
         def open_market(callback: Callable[[MarketEvent], None]) -> MarketSource:
             stream = market_stream_factory(live, clock=wall, recorder=self.recorder)
-            stream(callback)
+            stream(_into_actor(callback, "market"))
             return stream
 
         def open_spots(callback: Callable[[SpotPrice], None]) -> PriceStream:
             stream = price_stream_factory(
                 live, discovery.assets, clock=wall, recorder=self.recorder
             )
-            stream(callback)
+            stream(_into_actor(callback, "rtds"))
             return stream
 
         def prepare(window: MarketWindow, version: str) -> None:
@@ -105,7 +136,13 @@ def connect_live(
     started at the sandbox's time, so both agree on when windows open and close."""
     wall = RealClock()
     recorder = recorder_from(settings.live, wall, record_path)
-    user_stream = partial(user_stream_factory, settings.live, clock=wall, recorder=recorder)
+
+    def user_stream(
+        auth: UserChannelAuth, identity: Identity
+    ) -> Callable[[UserCallback], Unsubscribe]:
+        stream = user_stream_factory(settings.live, auth, identity, clock=wall, recorder=recorder)
+        return lambda callback: stream(_into_actor(callback, "user"))
+
     venue = LiveVenue(
         settings.live,
         secrets,

@@ -4,8 +4,10 @@ and a subscriber that subscribes again gets a catch-up."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
@@ -65,7 +67,13 @@ def server() -> Iterator[SandboxServer]:
         yield running
 
 
-def _sources(server: SandboxServer, prepared: list[str]) -> LiveSources:
+def _sources(
+    server: SandboxServer,
+    prepared: list[str],
+    *,
+    gamma_url: str | None = None,
+    gamma_timeout_s: float = 5.0,
+) -> LiveSources:
     live = LiveSettings(
         ws_market_url=f"{server.ws_url}market",
         rtds_url=server.rtds_url,
@@ -86,11 +94,11 @@ def _sources(server: SandboxServer, prepared: list[str]) -> LiveSources:
     return LiveSources(
         discovery=partial(
             GammaDiscovery,
-            f"{server.url}/gamma",
+            gamma_url or f"{server.url}/gamma",
             assets=("BTC",),
             timeframes_s=(300,),
             lookahead_s=300,
-            timeout_s=5,
+            timeout_s=gamma_timeout_s,
         ),
         open_market=open_market,
         open_spots=open_spots,
@@ -198,3 +206,60 @@ def test_a_subscriber_that_subscribes_again_gets_windows_books_and_spots(
     assert any(isinstance(e, WindowListed) for e in catch_up)
     assert any(isinstance(e, BookSnapshot) for e in catch_up)
     assert any(isinstance(e, SpotPrice) for e in catch_up)
+
+
+@contextmanager
+def _silent_gamma() -> Iterator[str]:
+    """A Gamma on 127.0.0.1 that takes connections and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        host, port = listener.getsockname()
+        yield f"http://{host}:{port}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_the_actor_answers_and_publishes_while_a_gamma_poll_hangs(server: SandboxServer) -> None:
+    hang_s = 4.0  # real seconds, each Gamma request's timeout
+    runtime = PykkaRuntime(SimulatedClock(start=START, speed=SPEED))
+    try:
+        with _silent_gamma() as gamma:
+            feed = runtime.spawn(Recorder, name="feed")
+            market = runtime.spawn(
+                lambda: LiveMarketActor(
+                    _sources(server, [], gamma_url=gamma, gamma_timeout_s=hang_s),
+                    subscribers=(Subscribe(name="feed"),),
+                ),
+                name="market",
+            )
+            deadline = time.monotonic() + 5
+            while not market.ask(GetLiveMarketStats(), timeout_s=2).is_polling:
+                assert time.monotonic() < deadline, "no poll started"
+                time.sleep(0.02)
+            # The poll hangs on Gamma; the actor still answers at once and still publishes
+            # the price stream's spots.
+            spots_before = sum(isinstance(e, SpotPrice) for e in feed.ask(GetRecorded()))
+            started = time.monotonic()
+            while time.monotonic() - started < hang_s / 2:
+                asked_at = time.monotonic()
+                stats = market.ask(GetLiveMarketStats(), timeout_s=2)
+                assert time.monotonic() - asked_at < 0.5
+                assert stats.is_polling
+                time.sleep(0.1)
+            spots = _wait(
+                feed,
+                lambda ev: sum(isinstance(e, SpotPrice) for e in ev) > spots_before + 2,
+                timeout_s=hang_s / 2,
+            )
+            assert sum(isinstance(e, SpotPrice) for e in spots) > spots_before + 2
+            # The request times out: a failed poll, counted, and the next one is scheduled.
+            deadline = time.monotonic() + hang_s * 3
+            while market.ask(GetLiveMarketStats(), timeout_s=2).poll_failures == 0:
+                assert time.monotonic() < deadline, "the hanging poll never failed"
+                time.sleep(0.1)
+            after = market.ask(GetLiveMarketStats(), timeout_s=2)
+    finally:
+        runtime.shutdown()
+    assert after.poll_failures >= 1
+    assert after.windows == 0

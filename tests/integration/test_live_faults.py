@@ -1,6 +1,7 @@
 """Live mode through the local exchange's faults: `python run.py --mode live` against a sandbox
 that drops and silences its sockets, goes into maintenance (HTTP 425), answers 5xx in bursts,
-answers "not found" to cancels of orders already gone, and shows fills in the balance late.
+takes an exit plan off the book just before the bot cancels it (the cancel is answered "not
+found", the user channel tells later), and shows fills in the balance late.
 
 Each test asserts the bot handles its fault as issue 5 says, and the same three things:
 - no order was sent twice: the sandbox refused no order as a duplicate;
@@ -20,25 +21,27 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pytest
 
-from tests.integration.live_harness import LiveBot, live_bot, sandbox, stop, wait_for
+from tests.integration.live_harness import SPEED, LiveBot, live_bot, sandbox, stop, wait_for
 from venues.errors import OrderNotFound, VenueError
 from venues.paper.faults import FaultInjector, FaultSettings
 from venues.paper.ledger import Account
 from venues.paper.settings import PaperSettings
 from venues.sandbox import SandboxServer
 from venues.sandbox.state import SandboxState
-from venues.types import OrderRequest, OrderType, Side, TokenId
+from venues.types import MarketWindow, OrderId, OrderRequest, OrderType, Side, TokenId
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+_T = TypeVar("_T")
 
 _MARKET_TYPES = frozenset({OrderType.FOK, OrderType.FAK})
 _SHARE_STEP = Decimal("0.01")
@@ -62,6 +65,38 @@ class Placement:
     error: str | None  # the error kind the exchange refused it with, if it did
 
 
+@dataclass(frozen=True, slots=True)
+class Uncovered:
+    """The longest stretch one held token spent without resting SELLs covering it."""
+
+    token: TokenId
+    label: str  # the window's slug and the outcome
+    since: float  # sandbox (simulated) time
+    until: float
+    held: Decimal  # when it started
+    resting: Decimal
+    # The longest real-time gap between two coverage samples inside it: the sandbox's thread
+    # starved, which on a loaded machine stalls the bot too (each real second is SPEED
+    # simulated seconds of the market).
+    stalled_s: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return self.until - self.since
+
+    def __str__(self) -> str:
+        return (
+            f"{self.label} (token ...{self.token[-12:]}): {self.held} held, {self.resting} "
+            f"resting, uncovered from {_iso(self.since)} to {_iso(self.until)} "
+            f"({self.seconds:.0f} simulated s); the sandbox stalled up to {self.stalled_s:.1f} "
+            f"real s ({self.stalled_s * SPEED:.0f} simulated s) inside it"
+        )
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, tz=UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
 @dataclass(slots=True)
 class Watch:
     """What a test saw on the sandbox's exchange: every placement and cancel, and how long
@@ -70,10 +105,13 @@ class Watch:
     placements: list[Placement] = field(default_factory=list)
     cancels: int = 0
     cancels_not_found: int = 0
-    uncovered_since: dict[TokenId, float] = field(default_factory=dict)
-    uncovered_s: dict[TokenId, float] = field(default_factory=dict)  # longest, per token
+    not_found_at: list[float] = field(default_factory=list)  # sandbox time of each
+    uncovered_now: dict[TokenId, Uncovered] = field(default_factory=dict)  # the spans going on
+    uncovered: dict[TokenId, Uncovered] = field(default_factory=dict)  # longest, per token
     stopped: set[TokenId] = field(default_factory=set)  # tokens the bot tried to market-sell
     max_positions_held: int = 0
+    sample_misses: int = 0  # coverage samples the sandbox did not answer in time
+    last_sample_at: float | None = None  # time.monotonic() of the last coverage sample
 
     def placed(self, *, side: Side | None = None, after: float = 0.0) -> list[Placement]:
         return [
@@ -86,13 +124,18 @@ class Watch:
         return [p for p in self.placements if p.error == kind]
 
     @property
+    def longest_uncovered(self) -> Uncovered | None:
+        """The longest stretch a position went without its exit plan, leaving out the
+        positions the bot decided to sell: a stop-loss takes the exit plan down first, and
+        when its FAK finds no buyer the position waits for the next attempt or resolution
+        (the strategy's choice, not a fault's effect)."""
+        kept = [u for token, u in self.uncovered.items() if token not in self.stopped]
+        return max(kept, key=lambda u: u.seconds, default=None)
+
+    @property
     def longest_uncovered_s(self) -> float:
-        """How long a position went without its exit plan, leaving out the positions the bot
-        decided to sell: a stop-loss takes the exit plan down first, and when its FAK finds
-        no buyer the position waits for the next attempt or resolution (the strategy's
-        choice, not a fault's effect)."""
-        kept = [s for token, s in self.uncovered_s.items() if token not in self.stopped]
-        return max(kept, default=0.0)
+        longest = self.longest_uncovered
+        return 0.0 if longest is None else longest.seconds
 
     def over_committed(self) -> list[Placement]:
         return [p for p in self.placements if p.side is Side.SELL and p.over_committed > 0]
@@ -167,6 +210,7 @@ def _instrument(state: SandboxState, watch: Watch) -> None:
             return cancel(order_ids)
         except OrderNotFound:
             watch.cancels_not_found += 1
+            watch.not_found_at.append(state.clock.now())
             raise
 
     state.place = watched_place  # type: ignore[method-assign]
@@ -177,6 +221,9 @@ def _instrument(state: SandboxState, watch: Watch) -> None:
 def _sample_coverage(state: SandboxState, watch: Watch) -> None:
     """Track how long each position of an open window stays without an exit covering it."""
     now = state.clock.now()
+    wall = time.monotonic()
+    gap_s = 0.0 if watch.last_sample_at is None else wall - watch.last_sample_at
+    watch.last_sample_at = wall
     held_tokens = 0
     for window in state.windows.values():
         if now >= window.end:
@@ -185,13 +232,25 @@ def _sample_coverage(state: SandboxState, watch: Watch) -> None:
             held = state.exchange.holding(Account.US, token)
             if held > 0:
                 held_tokens += 1
+            resting = _resting_sells(state, token)
             # Shares trade in hundredths: a remainder below that cannot be offered.
-            uncovered = held - _resting_sells(state, token) >= _SHARE_STEP
-            if held >= window.min_order_size and uncovered:
-                since = watch.uncovered_since.setdefault(token, now)
-                watch.uncovered_s[token] = max(watch.uncovered_s.get(token, 0.0), now - since)
+            if held >= window.min_order_size and held - resting >= _SHARE_STEP:
+                outcome = "Up" if token == window.up_token else "Down"
+                span = watch.uncovered_now.get(token) or Uncovered(
+                    token=token,
+                    label=f"{window.slug} {outcome}",
+                    since=now,
+                    until=now,
+                    held=held,
+                    resting=resting,
+                )
+                span = replace(span, until=now, stalled_s=max(span.stalled_s, gap_s))
+                watch.uncovered_now[token] = span
+                longest = watch.uncovered.get(token)
+                if longest is None or span.seconds >= longest.seconds:
+                    watch.uncovered[token] = span
             else:
-                watch.uncovered_since.pop(token, None)
+                watch.uncovered_now.pop(token, None)
     watch.max_positions_held = max(watch.max_positions_held, held_tokens)
 
 
@@ -203,7 +262,10 @@ def watching(server: SandboxServer, sample_s: float = 0.05) -> Iterator[Watch]:
 
     def sample() -> None:
         while not done.wait(sample_s):
-            server.call(lambda state: _sample_coverage(state, watch))
+            try:
+                server.call(lambda state: _sample_coverage(state, watch))
+            except TimeoutError:
+                watch.sample_misses += 1  # the sandbox's thread starved (a loaded machine)
 
     sampler = threading.Thread(target=sample, name="coverage-sampler", daemon=True)
     sampler.start()
@@ -234,6 +296,20 @@ def _set_faults(server: SandboxServer, faults: FaultSettings) -> None:
         state.exchange._faults = FaultInjector(faults)  # a test's fault switch
 
     server.call(swap)
+
+
+def _first(find: Callable[[], _T | None], timeout_s: float) -> _T | None:
+    """The first thing `find` finds within `timeout_s` real seconds, or None."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            found = find()
+        except TimeoutError:
+            continue  # the sandbox's thread starved (a loaded machine): ask again
+        if found is not None:
+            return found
+        time.sleep(0.1)
+    return find()
 
 
 def _subscribers(server: SandboxServer) -> set[int]:
@@ -312,7 +388,9 @@ def _figures(name: str, summary: dict[str, Any], watch: Watch, **extra: object) 
         "exchange_refusals": len(watch.placements) - len(watch.placed()),
         "cancels": watch.cancels,
         "longest_uncovered_s": round(watch.longest_uncovered_s, 1),
+        "longest_uncovered": str(watch.longest_uncovered),
         "max_positions_held": watch.max_positions_held,
+        "sample_misses": watch.sample_misses,
         **extra,
     }
     print(f"\nFAULT {name}: {figures}")
@@ -456,20 +534,98 @@ def test_a_burst_of_5xx_is_retried_with_backoff_and_duplicates_nothing(tmp_path:
     _figures("5xx burst", summary, watch, refused_5xx=len(refused))
 
 
+@dataclass(frozen=True, slots=True)
+class ExitPlan:
+    """A held token covered by exactly one resting SELL, as the sandbox sees it."""
+
+    window: MarketWindow
+    token: TokenId
+    order_id: str  # the venue's id of the SELL
+    held: Decimal
+
+
+def _exit_plan_with_time_left(state: SandboxState, time_left_s: float) -> ExitPlan | None:
+    now = state.clock.now()
+    for window in state.windows.values():
+        if window.end - now < time_left_s:
+            continue
+        for token in window.tokens:
+            held = state.exchange.holding(Account.US, token)
+            sells = [
+                row
+                for row in state.open_orders(market="", asset_id=token, order_id="")
+                if row["side"] == Side.SELL.value
+            ]
+            is_covered = held - _resting_sells(state, token) < _SHARE_STEP
+            if held >= window.min_order_size and len(sells) == 1 and is_covered:
+                return ExitPlan(window=window, token=token, order_id=sells[0]["id"], held=held)
+    return None
+
+
+def _is_covered(state: SandboxState, token: TokenId) -> bool:
+    return state.exchange.holding(Account.US, token) - _resting_sells(state, token) < _SHARE_STEP
+
+
+def _cancelled_in_journal(bot: LiveBot, order_id: str) -> list[str]:
+    """The reasons the bot journaled for cancelling the order with the venue's id `order_id`."""
+    with duckdb.connect(str(bot.data_dir / "journal.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "SELECT payload->>'reason' FROM events "
+            "WHERE type = 'OrderCancelled' AND payload->>'order_id' = ?",
+            (order_id,),
+        ).fetchall()
+    return [str(reason) for (reason,) in rows]
+
+
 @pytest.mark.timeout(150)
 def test_cancel_not_found_counts_as_gone_and_exits_still_cover_positions(tmp_path: Path) -> None:
+    deposit = Decimal(5)
+    news_after_s = 120.0  # simulated: the user channel's word of the vanished order, that late
     paper = PaperSettings(faults=FaultSettings(cancel_not_found=True))
     with sandbox(paper=paper) as server, watching(server) as watch:
         bot = live_bot(server, tmp_path)
-        process = bot.start("30m")
-        output = _finish(process, bot, 120)
-        summary = _assert_clean_run(process.returncode, output, bot, _refusals(server), watch)
 
-    # Whether a cancel meets an order already gone depends on the market's moves (an exit plan
-    # filling while a stop cancels it): not forced here, so the figure is reported, not asserted.
-    # When it happens, the run must stay clean: no crash, no restart, exits still cover.
+        def cancel_meets_a_gone_exit_plan() -> dict[str, Any]:
+            # An exit plan resting with time left for the wallet check to notice a deposit.
+            plan = _first(
+                lambda: server.call(lambda state: _exit_plan_with_time_left(state, 360)), 60
+            )
+            assert plan is not None, "no exit plan rested with six minutes of its window left"
+            # The plan leaves the book just before the bot's next cancel of it, and the user
+            # channel says so two simulated minutes later: the cancel is answered "not found".
+            server.call(
+                lambda state: state.vanish_on_cancel(
+                    OrderId(plan.order_id), news_after_s=news_after_s
+                )
+            )
+            # Shares sent to the wallet from elsewhere (at no cost, for the venue as for us):
+            # the bot's wallet check sees more than its fills say, corrects its size and
+            # resizes the plan, cancel old and place new.
+            server.call(
+                lambda state: state.exchange.seed_position(
+                    plan.window, plan.token, deposit, Decimal(0)
+                )
+            )
+            assert wait_for(lambda: watch.not_found_at, timeout_s=20), "no cancel met it"
+            covered = wait_for(lambda: server.call(lambda s: _is_covered(s, plan.token)), 10)
+            return {"plan": plan, "covered_again": covered}
+
+        code, output, extra = _run_with(server, bot, "30m", cancel_meets_a_gone_exit_plan, 120)
+        summary = _assert_clean_run(code, output, bot, _refusals(server), watch)
+
+    plan = extra["plan"]
+    assert isinstance(plan, ExitPlan)
+    assert watch.cancels_not_found >= 1
+    # Counted as gone (invariant 4: "not found" on a cancel is success), no crash, no restart.
+    reasons = _cancelled_in_journal(bot, plan.order_id)
+    assert any("already gone" in reason for reason in reasons), reasons
     assert summary["restarts"] == 0, summary
-    assert watch.longest_uncovered_s <= _COVER_WITHIN_S, watch.longest_uncovered_s
+    # ... and the position is covered again by a new plan placed after the cancel, whose
+    # order the user channel had not reported gone yet.
+    assert extra["covered_again"], f"{plan} not covered again after its exit plan vanished"
+    after = watch.not_found_at[0]
+    assert [p for p in watch.placed(side=Side.SELL, after=after) if p.token == plan.token]
+    assert watch.longest_uncovered_s <= _COVER_WITHIN_S, str(watch.longest_uncovered)
     _figures("cancel not found", summary, watch, cancels_not_found=watch.cancels_not_found)
 
 
@@ -490,5 +646,5 @@ def test_a_balance_lagging_fills_delays_exits_without_a_storm_of_refusals(
     assert sells, "no exit plan was placed"
     # Tolerated for a bounded time, not hammered: a few refusals per exit at most.
     assert len(refused) <= 3 * len(sells), (len(refused), len(sells))
-    assert watch.longest_uncovered_s <= lag_s + _COVER_WITHIN_S, watch.longest_uncovered_s
+    assert watch.longest_uncovered_s <= lag_s + _COVER_WITHIN_S, str(watch.longest_uncovered)
     _figures("balance lag", summary, watch, refused_balance=len(refused), exits_placed=len(sells))

@@ -830,6 +830,27 @@ def test_the_exit_plan_never_sells_more_than_the_wallet_shows() -> None:
     assert driver.requests[client("exit", 2)].size == 20
 
 
+def test_a_wallet_below_the_exit_plan_is_looked_up_before_the_plan_shrinks() -> None:
+    # The exit plan sold 12 and the wallet shows it before the fill's event reaches us.
+    driver = holding("20")
+    driver.fill(client("exit"), "12", deliver=False)
+    driver.at(75).check()
+    assert driver.actions(SyncWithVenue), "the venue was not asked"
+    assert not driver.actions(WithdrawOrder)  # the plan still covers what is left: 8
+    assert driver.working(Purpose.EXIT) == [client("exit")]
+    assert client("exit", 2) not in driver.requests
+    assert driver.state.size == 8
+
+
+def test_a_wallet_below_the_exit_plan_after_the_venue_check_shrinks_the_plan() -> None:
+    driver = holding("20")
+    driver.wallet_lag = D(15)  # shares gone that no fill of ours explains
+    driver.at(75).check()
+    assert driver.actions(SyncWithVenue)
+    assert driver.working(Purpose.EXIT) == [client("exit", 2)]
+    assert driver.requests[client("exit", 2)].size == 15
+
+
 def test_a_position_below_the_minimum_order_size_gets_no_exit_plan() -> None:
     driver = holding("4.99")
     assert not driver.working(Purpose.EXIT)

@@ -95,6 +95,7 @@ def _plan(**given: object):  # type: ignore[no-untyped-def]
         "closed": (),
         "ours": (),
         "settled_pnl": {},
+        "settled_by_token": {},
         "unowned_since": {},
         "audited": frozenset(),
         "settings": SETTINGS,
@@ -174,24 +175,49 @@ def test_a_position_the_venue_still_holds_is_no_ghost() -> None:
 
 
 def test_settled_pnl_more_than_the_tolerance_off_the_venues_is_a_mismatch_once() -> None:
-    decided = _plan(closed=(_closed("1.00"),), settled_pnl={MARKET: Decimal("1.11")})
+    decided = _plan(closed=(_closed("1.00"),), settled_by_token={UP: Decimal("1.11")})
     (mismatch,) = decided.mismatches
+    assert (mismatch.condition_id, mismatch.token_id) == (MARKET, UP)
     assert (mismatch.ours, mismatch.venue) == (Decimal("1.11"), Decimal("1.00"))
-    assert decided.audited == (MARKET,)
+    assert decided.audited == (UP,)
     again = _plan(
         closed=(_closed("1.00"),),
-        settled_pnl={MARKET: Decimal("1.11")},
+        settled_by_token={UP: Decimal("1.11")},
         audited=frozenset(decided.audited),
     )
     assert again.mismatches == ()
 
 
-def test_a_market_with_a_position_still_open_is_not_audited_yet() -> None:
+def test_a_market_the_venue_closed_only_in_part_is_audited_token_by_token() -> None:
+    # We sold UP at 0.99 (+8.59) and lost on DOWN (-17.31). The venue closed UP; it still
+    # lists the losing DOWN tokens as held (never sold, not redeemed), so its closed positions
+    # of the market add up to +8.59 while ours add up to -8.72: not a disagreement.
     decided = _plan(
-        closed=(_closed("1.00"),), settled_pnl={MARKET: Decimal(5)}, ours=(_ours(DOWN, held="0"),)
+        closed=(_closed("8.59", UP),),
+        settled_pnl={MARKET: Decimal("-8.72")},
+        settled_by_token={UP: Decimal("8.59"), DOWN: Decimal("-17.31")},
+    )
+    assert decided.mismatches == ()
+    assert decided.audited == (UP,)
+    later = _plan(
+        closed=(_closed("8.59", UP), _closed("-17.31", DOWN)),
+        settled_by_token={UP: Decimal("8.59"), DOWN: Decimal("-17.31")},
+        audited=frozenset(decided.audited),
+    )
+    assert later.mismatches == ()
+    assert later.audited == (DOWN,)
+
+
+def test_a_token_with_a_position_still_open_is_not_audited_yet() -> None:
+    decided = _plan(
+        closed=(_closed("1.00"),), settled_by_token={UP: Decimal(5)}, ours=(_ours(UP, held="0"),)
     )
     assert decided.mismatches == ()
     assert decided.audited == ()
+    other_side_open = _plan(
+        closed=(_closed("1.00"),), settled_by_token={UP: Decimal(1)}, ours=(_ours(DOWN),)
+    )
+    assert other_side_open.audited == (UP,)
 
 
 @given(
@@ -199,7 +225,7 @@ def test_a_market_with_a_position_still_open_is_not_audited_yet() -> None:
     venue=st.decimals(min_value=-50, max_value=50, places=2),
 )
 def test_the_audit_alerts_exactly_above_ten_cents(ours: Decimal, venue: Decimal) -> None:
-    decided = _plan(closed=(_closed(str(venue)),), settled_pnl={MARKET: ours})
+    decided = _plan(closed=(_closed(str(venue)),), settled_by_token={UP: ours})
     assert bool(decided.mismatches) == (abs(ours - venue) > Decimal("0.10"))
 
 

@@ -6,7 +6,12 @@ from decimal import Decimal
 
 from state.events import to_record
 from state.journal_store import JournalStore
-from state.recovery import open_positions, open_windows
+from state.recovery import (
+    open_positions,
+    open_windows,
+    settled_pnl_by_market,
+    settled_pnl_by_token,
+)
 from state.trading_events import PositionOpened, PositionSettled, WindowClosed, WindowDiscovered
 
 
@@ -35,7 +40,7 @@ def opened(wid: str, side: str) -> PositionOpened:
         position_id=f"{wid}/{side}",
         window_id=wid,
         outcome=side,
-        token_id="t",
+        token_id=f"{wid}{side[0].lower()}",
         condition_id=f"0x{wid}",
         reservation_id=f"r-{wid}-{side}",
         entry_price=Decimal("0.55"),
@@ -89,3 +94,32 @@ def test_a_version_1_discovery_is_read_with_the_grid_every_market_had_then():
     assert (window.tick_size, window.min_order_size) == (Decimal("0.01"), Decimal(5))
     [event] = store.read_stream("window/w1")
     assert event.tick_size == Decimal("0.01")
+
+
+def settlement(wid: str, side: str, pnl: str) -> PositionSettled:
+    return PositionSettled(
+        stream_id=f"position/{wid}/{side}",
+        ts=9.0,
+        position_id=f"{wid}/{side}",
+        how="resolved",
+        size=Decimal(0),
+        cost=Decimal(1),
+        proceeds=Decimal(0),
+        fees=Decimal(0),
+        realized_pnl=Decimal(pnl),
+    )
+
+
+def test_settled_pnl_adds_up_per_market_and_per_outcome_token():
+    store = JournalStore(":memory:")
+    store.append_batch(
+        [
+            opened("w1", "UP"),
+            opened("w1", "DOWN"),
+            opened("w2", "UP"),
+            settlement("w1", "UP", "8.59"),
+            settlement("w1", "DOWN", "-17.31"),
+        ]
+    )
+    assert settled_pnl_by_market(store.query) == {"0xw1": Decimal("-8.72")}
+    assert settled_pnl_by_token(store.query) == {"w1u": Decimal("8.59"), "w1d": Decimal("-17.31")}

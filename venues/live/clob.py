@@ -12,6 +12,11 @@ Behaviours of the client that are changed here, and why:
   hashes; the bot learns about fills from the user channel, so the answer is returned at once.
 - Its tick-size cache never expires; ours is replaced by `on_tick_size_change`.
 - Batches carry `postOnly` per leg (the client's `post_orders` has one flag for all legs).
+- It rounds sizes, market amounts and market prices down on floats
+  (`floor(x * 10**digits) / 10**digits`): float(16.99) * 100 is 1698.9999999999998, so an order
+  for 16.99 shares was signed for 16.98 (one size in eighteen between 5 and 50), and an exit
+  plan left the position's last share-cent uncovered. `_client_float` hands it the float just
+  above the decimal, which its rounding maps back to exactly our value.
 
 Idempotence (invariant 2): the order signed for a client id is kept and posted again if the
 same request is placed again, so a resend after a lost answer is the same order (same salt,
@@ -32,10 +37,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,6 +59,7 @@ from py_clob_client_v2.clob_types import OrderType as ClobOrderType
 from py_clob_client_v2.config import get_contract_config
 from py_clob_client_v2.endpoints import GET_MARKET_BY_TOKEN, ORDERS, POST_ORDERS, TRADES
 from py_clob_client_v2.exceptions import PolyApiException, PolyException
+from py_clob_client_v2.order_builder.builder import ROUNDING_CONFIG
 from py_clob_client_v2.order_utils.exchange_order_builder_v2 import ExchangeOrderBuilderV2
 from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 
@@ -593,15 +600,18 @@ class LiveVenue:
         token = request.token_id
         is_v2 = token in self._v2_tokens
         target = {"position_id": token, "token_id": None} if is_v2 else {"token_id": token}
-        options = PartialCreateOrderOptions(
-            tick_size=self._call("GET /tick-size", lambda: self._client.get_tick_size(token))
-        )
+        tick_size = self._call("GET /tick-size", lambda: self._client.get_tick_size(token))
+        options = PartialCreateOrderOptions(tick_size=tick_size)
+        digits = ROUNDING_CONFIG.get(tick_size)
+        if digits is None:
+            detail = f"order rejected: the client has no rounding for tick size {tick_size!r}"
+            raise RejectedError(rule="tick_size", value=tick_size, detail=detail)
         if request.side is Side.BUY and request.amount is not None:
             self._load_market_of(token)  # fee schedule cached: no lookups inside the client
             market_args = MarketOrderArgs(
-                amount=float(request.amount),
+                amount=_client_float(request.amount, digits.size),
                 side=request.side.value,
-                price=float(request.price),
+                price=_client_float(request.price, digits.price),
                 order_type=request.order_type.value,
                 **target,
             )
@@ -615,8 +625,8 @@ class LiveVenue:
                 else 0
             )
             limit_args = OrderArgs(
-                price=float(request.price),
-                size=float(request.size),
+                price=float(request.price),  # the client rounds limit prices to nearest
+                size=_client_float(request.size, digits.size),
                 side=request.side.value,
                 expiration=expiration,
                 **target,
@@ -740,6 +750,17 @@ def _remember(known: dict[K, V], key: K, value: V) -> None:
     known[key] = value
     while len(known) > REMEMBERED_ORDERS:
         del known[next(iter(known))]  # dicts keep insertion order: this is the oldest
+
+
+def _client_float(value: Decimal, digits: int) -> float:
+    """`value` as the float that the client's `round_down(x, digits)` (a float floor) maps to
+    `value` truncated to `digits`: the nearest float above when the nearest one falls short."""
+    scale = 10**digits
+    wanted = int((value * scale).to_integral_value(rounding=ROUND_DOWN))
+    x = float(value)
+    while math.floor(x * scale) < wanted:
+        x = math.nextafter(x, math.inf)
+    return x
 
 
 def _check_order_type(request: OrderRequest) -> None:

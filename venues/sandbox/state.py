@@ -146,6 +146,10 @@ class SandboxState:
         self._heartbeat_deadline: float | None = None
         self.heartbeat_id: str | None = None
         self.unmapped_events = 0
+        # Fault hooks: orders that leave the book just before a cancel reaches them (wire id ->
+        # simulated seconds before the user channel says so), and that news held back until then.
+        self._vanishing: dict[OrderId, float] = {}
+        self._held_back: list[tuple[float, UserEvent]] = []
         self.exchange.subscribe_market(self._pending.append)
         self.exchange.subscribe_user(self._pending.append)
 
@@ -321,12 +325,40 @@ class SandboxState:
         )
 
     def cancel(self, order_ids: tuple[str, ...]) -> Frame:
+        self._vanish(order_ids)
         try:
             if len(order_ids) == 1:
                 return self._cancel_on_wire(self.exchange.cancel(self._paper_ids(order_ids)[0]))
             return self._cancel_on_wire(self.exchange.cancel_orders(self._paper_ids(order_ids)))
         finally:
             self.publish()
+
+    def vanish_on_cancel(self, wire_id: OrderId, *, news_after_s: float) -> None:
+        """Fault: the next cancel naming `wire_id` finds it already gone, as when the venue
+        took it off the book (an expiry, a venue-side cancel) while that cancel was on its way.
+        The exchange cancels it first; the user channel tells its owner `news_after_s`
+        simulated seconds later, so the owner's cancel is answered "not found" first."""
+        self._vanishing[wire_id] = news_after_s
+
+    def _vanish(self, order_ids: tuple[str, ...]) -> None:
+        for wire_id in order_ids:
+            news_after_s = self._vanishing.pop(OrderId(wire_id), None)
+            paper_id = self._paper_of.get(OrderId(wire_id))
+            if news_after_s is None or paper_id is None:
+                continue
+            seen = len(self._pending)
+            try:
+                self.exchange.cancel(paper_id)
+            except OrderNotFound:
+                continue  # gone already: the cancel will say so anyway
+            release_at = self.clock.now() + news_after_s
+            kept: list[MarketEvent | UserEvent] = []
+            for event in self._pending[seen:]:
+                if isinstance(event, OrderUpdate | TradeUpdate) and event.order_id == paper_id:
+                    self._held_back.append((release_at, event))
+                else:
+                    kept.append(event)
+            self._pending[seen:] = kept
 
     def cancel_all(self) -> Frame:
         try:
@@ -583,6 +615,10 @@ class SandboxState:
 
     def publish(self) -> None:
         """Send every event the exchange produced since the last call to its subscribers."""
+        now = self.clock.now()
+        if any(at <= now for at, _ in self._held_back):
+            self._pending.extend(e for at, e in self._held_back if at <= now)
+            self._held_back = [(at, e) for at, e in self._held_back if at > now]
         pending, self._pending[:] = list(self._pending), []
         for event in pending:
             match event:

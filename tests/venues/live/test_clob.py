@@ -9,6 +9,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from py_clob_client_v2.order_builder.helpers import round_down
 
 from runtime.clock import ManualClock
 from tests.venues.live.conftest import START, sandbox_settings, window_of
@@ -27,7 +28,7 @@ from venues.errors import (
     classify,
 )
 from venues.live import clob
-from venues.live.clob import LiveVenue
+from venues.live.clob import LiveVenue, _client_float
 from venues.paper.faults import FaultSettings
 from venues.paper.fees import taker_fee
 from venues.paper.settings import PaperSettings
@@ -191,6 +192,28 @@ def test_a_fak_sell_sells_what_we_hold(server: SandboxServer, venue: LiveVenue) 
     )
     assert venue.place_order(sell).status is OrderStatus.MATCHED
     assert venue.balance(token) == held - 5
+
+
+def test_sizes_the_clients_float_rounding_would_cut_by_a_cent_reach_the_venue_whole(
+    server: SandboxServer, venue: LiveVenue
+) -> None:
+    # float(16.99) * 100 is 1698.9999999999998: the client's round_down made it 16.98.
+    token = window_of(server).up_token
+    sizes = ("16.99", "32.16", "8.03", "5.02")
+    for index, size in enumerate(sizes):
+        venue.place_order(_rest(f"cent-{index}", token, _below_bid(venue, token), size=size))
+    resting = sorted(o.original_size for o in venue.open_orders())
+    assert resting == sorted(Decimal(size) for size in sizes)
+
+
+def test_the_float_given_to_the_client_rounds_down_to_the_decimal_we_meant() -> None:
+    for cents in range(1, 100_001):
+        size = Decimal(cents).scaleb(-2)
+        assert round_down(_client_float(size, 2), 2) == float(size), size
+    for mils in range(1, 1000):
+        price = Decimal(mils).scaleb(-3)
+        assert round_down(_client_float(price, 3), 3) == float(price), price
+    assert round_down(_client_float(Decimal("16.995"), 2), 2) == float(Decimal("16.99"))
 
 
 def test_post_only_refusals(server: SandboxServer, venue: LiveVenue) -> None:

@@ -404,6 +404,40 @@ def _user_socket(server: SandboxServer, client: ClobClient) -> websocket.WebSock
     return ws
 
 
+def test_an_order_set_to_vanish_is_gone_when_its_cancel_arrives_and_the_news_comes_later(
+    server: SandboxServer, client: ClobClient
+) -> None:
+    token = _window(server).up_token
+    bid, _ = _best(client.get_order_book(token))
+    order_id = _post(client, token, bid - Decimal("0.05"), 10, "BUY")["orderID"]
+    clock = server.state.clock
+    assert isinstance(clock, ManualClock)
+    ws = _user_socket(server, client)
+    try:
+        server.call(lambda state: state.vanish_on_cancel(order_id, news_after_s=30))
+        answer = client.cancel_order(OrderPayload(orderID=order_id))
+        assert answer == {"canceled": [], "not_canceled": {order_id: "already canceled or matched"}}
+        assert client.get_open_orders() == []
+        ws.settimeout(0.5)
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            ws.recv()  # the user channel has not said so yet
+        clock.advance(29)
+        server.step()
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            ws.recv()
+        clock.advance(1)
+        server.step()
+        ws.settimeout(5)
+        (event,) = _frames(ws, 1)
+        assert (event["event_type"], event["type"], event["id"]) == (
+            "order",
+            "CANCELLATION",
+            order_id,
+        )
+    finally:
+        ws.close()
+
+
 def test_a_resting_order_hit_by_the_market_is_our_maker_fill(
     server: SandboxServer, client: ClobClient
 ) -> None:
