@@ -29,18 +29,21 @@ from typing import Any
 
 import duckdb
 import pytest
+import yaml
 
-from tests.integration.live_harness import LiveBot, live_bot, sandbox, stop, wait_for
-from tests.integration.test_live_faults import (
+from runtime.clock import SimulatedClock
+from tests.integration.exchange_watch import (
+    SHARE_STEP,
     Watch,
-    _assert_clean_run,
-    _figures,
-    _log_times,
-    _now,
-    _refusals,
-    _resting_sells,
+    assert_clean_run,
+    figures,
+    log_times,
+    refusals,
+    resting_sells,
+    sandbox_now,
     watching,
 )
+from tests.integration.live_harness import LiveBot, live_bot, sandbox, stop, wait_for
 from venues.paper.ledger import Account
 from venues.sandbox import SandboxServer
 from venues.sandbox.state import SandboxState
@@ -57,7 +60,10 @@ SPEED = 10.0
 # start-up on a loaded machine has taken 20).
 LEAD_S = 250.0
 PROTECTED_WITHIN_S = 5.0
-_SHARE_STEP = Decimal("0.01")  # a remainder below a hundredth of a share cannot be offered
+# The sandbox and the restarted bot go on at this speed: the issue's 5 simulated seconds are
+# then 2.5 real ones, which a loaded machine's REST round trips and signing (a dozen orders in
+# a row after the dead-man switch) stay inside; at SPEED they were 0.5 s, and missed by 0.3 s.
+RESTART_SPEED = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +76,7 @@ class Sample:
     sells: frozenset[str]  # the venue ids of all our resting SELLs
 
     def is_covered(self, token: TokenId) -> bool:
-        return self.held[token] - self.resting[token] < _SHARE_STEP
+        return self.held[token] - self.resting[token] < SHARE_STEP
 
 
 @dataclass(slots=True)
@@ -105,7 +111,7 @@ def _sample(state: SandboxState) -> Sample:
                 held[token] = holding
     sells = frozenset(o.order_id for o in state.exchange.open_orders() if o.side is Side.SELL)
     return Sample(
-        at=now, held=held, resting={t: _resting_sells(state, t) for t in held}, sells=sells
+        at=now, held=held, resting={t: resting_sells(state, t) for t in held}, sells=sells
     )
 
 
@@ -200,7 +206,7 @@ class KillRun:
                 return "never"
             return round(max((p for p in protection.values() if p is not None), default=0.0), 2)
 
-        _figures(
+        figures(
             name,
             self.summary,
             self.watch,
@@ -278,7 +284,7 @@ def _kill_and_restart(
     """Run the live bot until it holds positions whose exit plans rest and `kill -9` it (when
     two are protected, or `while_placing_an_exit` for another position); restart it with the
     same config, data directory and wallet (after the venue's dead-man switch cancelled its
-    orders, if `outlive_the_dead_man`), let it trade about 100 simulated seconds, then stop it
+    orders, if `outlive_the_dead_man`), slow the sandbox to RESTART_SPEED, let the bot trade about 20 simulated seconds, then stop it
     with SIGTERM and check the restarted run is clean."""
     started = time.monotonic()
     with (
@@ -309,17 +315,19 @@ def _kill_and_restart(
         if outlive_the_dead_man:
             assert wait_for(lambda: not server.call(_exits), timeout_s=heartbeat_timeout_s + 10)
 
+        server.call(_slow_down)
+        _set_speed(bot, RESTART_SPEED)
         second = bot.start("30m")
-        restarted, restarted_at = time.monotonic(), _now(server)
+        restarted, restarted_at = time.monotonic(), sandbox_now(server)
         try:
             assert wait_for(
-                lambda: len(_log_times(bot, r"reconciler#\d+ trading_opened")) >= 2, timeout_s=30
+                lambda: len(log_times(bot, r"reconciler#\d+ trading_opened")) >= 2, timeout_s=30
             ), "the restarted bot never completed its first reconciliation"
             reconciled_real_s = time.monotonic() - restarted
-            time.sleep(10.0)  # about 100 simulated seconds of trading after the restart
+            time.sleep(10.0)  # about 20 simulated seconds of trading after the restart
         finally:
             output = stop(second)
-        summary = _assert_clean_run(second.returncode, output, bot, _refusals(server), watch)
+        summary = assert_clean_run(second.returncode, output, bot, refusals(server), watch)
     return KillRun(
         bot=bot,
         watch=watch,
@@ -332,6 +340,17 @@ def _kill_and_restart(
         restart_to_reconciled_real_s=reconciled_real_s,
         wall_s=time.monotonic() - started,
     )
+
+
+def _slow_down(state: SandboxState) -> None:
+    assert isinstance(state.clock, SimulatedClock)
+    state.clock.set_speed(RESTART_SPEED)
+
+
+def _set_speed(bot: LiveBot, speed: float) -> None:
+    config = yaml.safe_load(bot.config.read_text())
+    config["speed"] = speed
+    bot.config.write_text(yaml.safe_dump(config))
 
 
 def _assert_reconciled_and_nothing_sent_twice(run: KillRun) -> None:
@@ -376,7 +395,7 @@ def test_kill_9_while_placing_an_exit_plan_restarts_owning_both_and_duplicates_n
     }
     assert not unowned & set(run.exits_at_kill), unowned & set(run.exits_at_kill)
     # They still rested when the restarted bot had reconciled (no exit plan was added beside
-    # them either: the over-commit check of `_assert_clean_run`).
+    # them either: the over-commit check of `assert_clean_run`).
     (at_reconciliation, *_) = [s for s in run.seen.samples if s.at >= run.reconciled_at]
     assert set(run.exits_at_kill) <= at_reconciliation.sells
     run.figures("kill -9, exit plans resting")

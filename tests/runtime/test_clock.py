@@ -25,6 +25,21 @@ def test_a_simulated_clock_refuses_a_non_positive_speed():
         SimulatedClock(start=0.0, speed=0)
 
 
+def test_a_simulated_clock_changes_speed_from_the_present_without_a_jump():
+    with freeze_time("2026-11-21 15:45:00") as frozen:
+        clock = SimulatedClock(start=1000.0, speed=100.0)
+        frozen.tick(1.0)
+        assert clock.now() == pytest.approx(1100.0)
+        clock.set_speed(2.0)
+        assert clock.now() == pytest.approx(1100.0)
+        frozen.tick(1.0)
+        assert clock.now() == pytest.approx(1102.0)
+        assert clock.speed == 2.0
+        assert clock.real_delay(5.0) == pytest.approx(2.5)
+        with pytest.raises(ValueError, match="got -1"):
+            clock.set_speed(-1)
+
+
 def test_a_manual_clock_moves_only_when_told_and_notifies_listeners():
     clock = ManualClock(start=100.0)
     calls: list[float] = []
