@@ -4,7 +4,6 @@ appends, its crashes, and an event-sourced actor rebuilt from its stream after a
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -33,6 +32,7 @@ from state.events import Event, EventEncodeError, EventRecord, event
 from state.fold import rebuild
 from state.journal_store import FaultHook, JournalStore
 from supervisors import ChildSpec, Flags, Supervisor
+from tests.waiting import wait_for
 
 JOURNAL = "journal"
 
@@ -99,13 +99,6 @@ class Watcher(Actor):
                 return None
             case _:
                 return super().receive(message)
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
 
 
 @pytest.fixture
@@ -357,7 +350,7 @@ def test_a_failed_durable_write_reaches_the_asker_and_crashes_the_journal(
     journal.tell(Append(event=noted("s", 2)))  # buffered, goes down with the failed batch
     with pytest.raises(WriteFailed, match="simulated disk failure"):
         journal.ask(AppendDurable(events=(noted("poison", 3),)))
-    wait_until(lambda: len(seen) == 1)
+    assert wait_for(lambda: len(seen) == 1)
     assert not journal.is_alive()
     assert isinstance(seen[0].reason, Crash)
     assert "simulated disk failure" in seen[0].reason.error
@@ -474,7 +467,7 @@ def test_a_crashed_actor_restarted_by_its_supervisor_rebuilds_the_same_state_fro
         if isinstance(runtime, DeterministicRuntime):
             runtime.run_until_idle()
         else:
-            wait_until(lambda: starts == [1, 2])
+            assert wait_for(lambda: starts == [1, 2])
 
         assert starts == [1, 2]
         assert account.ask(Balance()) == before
@@ -512,5 +505,5 @@ def test_a_restarted_journal_opens_the_same_file_and_continues_the_seqs(
         except ActorDead:
             return False
 
-    wait_until(restarted)
+    assert wait_for(restarted)
     assert journal.ask(AppendDurable(events=(noted("s", 3),))) == (2,)

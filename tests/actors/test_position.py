@@ -6,8 +6,6 @@ lag are tolerated, and positions settle, release their capital and stop."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 from types import SimpleNamespace
@@ -65,6 +63,7 @@ from state.trading_events import (
 )
 from supervisors import ChildSpec, Flags, Restart, StartChild
 from supervisors.dynamic import DynamicSupervisor
+from tests.waiting import wait_for
 from venues.paper import FaultSettings, PaperSettings
 from venues.paper.faults import StreamFaultSettings
 from venues.paper.ledger import Account
@@ -662,15 +661,6 @@ def test_new_thresholds_from_the_config_actor_apply_without_a_restart() -> None:
 
 
 # --- on threads ------------------------------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 def test_on_pykka_threads_a_position_opens_covers_itself_and_stops_out() -> None:

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -124,12 +123,3 @@ def stop(process: subprocess.Popen[str], timeout_s: float = 30.0) -> str:
         process.kill()
         out, _ = process.communicate(timeout=10)
     return out or ""
-
-
-def wait_for(condition: Any, timeout_s: float, poll_s: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(poll_s)
-    return bool(condition())

@@ -13,7 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.integration.live_harness import ROOT, live_bot, sandbox, stop, wait_for
+from tests.integration.live_harness import ROOT, live_bot, sandbox, stop
+from tests.waiting import wait_for
 from venues.paper.ledger import Account
 from venues.sandbox.state import SandboxState
 

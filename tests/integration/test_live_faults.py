@@ -42,7 +42,8 @@ from tests.integration.exchange_watch import (
     subscribers,
     watching,
 )
-from tests.integration.live_harness import LiveBot, live_bot, sandbox, wait_for
+from tests.integration.live_harness import LiveBot, live_bot, sandbox
+from tests.waiting import wait_for
 from venues.paper.faults import FaultSettings
 from venues.paper.ledger import Account
 from venues.paper.settings import PaperSettings

@@ -43,7 +43,8 @@ from tests.integration.exchange_watch import (
     sandbox_now,
     watching,
 )
-from tests.integration.live_harness import LiveBot, live_bot, sandbox, stop, wait_for
+from tests.integration.live_harness import LiveBot, live_bot, sandbox, stop
+from tests.waiting import wait_for
 from venues.paper.ledger import Account
 from venues.sandbox import SandboxServer
 from venues.sandbox.state import SandboxState
@@ -321,7 +322,9 @@ def _kill_and_restart(
         restarted, restarted_at = time.monotonic(), sandbox_now(server)
         try:
             assert wait_for(
-                lambda: len(log_times(bot, r"reconciler#\d+ trading_opened")) >= 2, timeout_s=30
+                lambda: len(log_times(bot, r"reconciler#\d+ trading_opened")) >= 2,
+                timeout_s=30,
+                poll_s=0.1,
             ), "the restarted bot never completed its first reconciliation"
             reconciled_real_s = time.monotonic() - restarted
             time.sleep(10.0)  # about 20 simulated seconds of trading after the restart

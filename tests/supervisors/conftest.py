@@ -12,6 +12,7 @@ import pytest
 from runtime.api import Actor, ChildExited
 from runtime.clock import ManualClock
 from runtime.deterministic import DeterministicRuntime
+from tests.waiting import wait_for
 
 
 @dataclass
@@ -115,20 +116,6 @@ def make_watcher() -> Callable[[list[ChildExited]], Callable[[], Watcher]]:
     return lambda seen: lambda: Watcher(seen)
 
 
-def _wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            msg = "condition not met in time"
-            raise AssertionError(msg)
-        time.sleep(0.005)
-
-
-@pytest.fixture
-def wait_until() -> Callable[..., None]:
-    return _wait_until
-
-
 @dataclass
 class Kit:
     """A runtime plus a way to let it process what was sent, whatever the backend."""
@@ -141,7 +128,7 @@ class Kit:
             self.rt.run_until_idle()
             assert predicate(), "condition not met after running to idle"
         else:
-            _wait_until(predicate, timeout_s)
+            assert wait_for(predicate, timeout_s), "condition not met in time"
 
     def advance(self, seconds: float) -> None:
         if isinstance(self.rt, DeterministicRuntime):

@@ -21,6 +21,7 @@ from supervisors import (
     Supervisor,
     WhichChildren,
 )
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def pykka_rt(clock: ManualClock) -> Iterator[PykkaRuntime]:
 
 
 def test_a_child_that_does_not_stop_in_its_shutdown_time_is_abandoned_and_replaced(
-    pykka_rt, lives, make_worker, wait_until
+    pykka_rt, lives, make_worker
 ):
     children = (
         ChildSpec(id="slow", start=make_worker(), shutdown=0.2),
@@ -48,16 +49,14 @@ def test_a_child_that_does_not_stop_in_its_shutdown_time_is_abandoned_and_replac
     old_slow.tell(("block", gate))  # busy: its stop request waits behind this
     pykka_rt.lookup("b").tell("crash")
     try:
-        wait_until(lambda: ("slow", 2) in lives.of("start"))
+        assert wait_for(lambda: ("slow", 2) in lives.of("start"))
         assert pykka_rt.lookup("slow").ask("incarnation", 5.0) == 2
         assert not old_slow.is_alive()  # poisoned: refuses everything from now on
     finally:
         gate.set()
 
 
-def test_never_two_incarnations_of_a_child_are_alive_at_once(
-    pykka_rt, lives, make_worker, wait_until
-):
+def test_never_two_incarnations_of_a_child_are_alive_at_once(pykka_rt, lives, make_worker):
     children = (
         ChildSpec(id="a", start=make_worker(stop_delay_s=0.2)),
         ChildSpec(id="b", start=make_worker()),
@@ -69,7 +68,7 @@ def test_never_two_incarnations_of_a_child_are_alive_at_once(
         name="sup",
     )
     pykka_rt.lookup("b").tell("crash")
-    wait_until(lambda: ("a", 2) in lives.of("start"))
+    assert wait_for(lambda: ("a", 2) in lives.of("start"))
     order = [(w, n, i) for w, n, i in lives.entries if n == "a"]
     assert order == [("start", "a", 1), ("stop", "a", 1), ("start", "a", 2)]
 

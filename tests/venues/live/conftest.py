@@ -7,7 +7,6 @@ while a test trades against it; the venue's own clock (its rate limit) is anothe
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -120,12 +119,3 @@ def first_window(server: SandboxServer) -> MarketWindow:
     assert windows, "the market listed no window at start"
     # The longest timeframe: at 30x a test's seconds are minutes, and its book must not resolve.
     return max(windows, key=lambda w: (w.end - w.start, -w.start))
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()

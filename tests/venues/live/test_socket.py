@@ -11,11 +11,12 @@ from dataclasses import replace
 import pytest
 
 from runtime.clock import RealClock
+from tests.waiting import wait_for
 from venues.live.socket import FeedSocket, SocketSettings, SubscriptionRefused
 from venues.live.wire import FrameParse, parse_frame
 from venues.sandbox import SandboxServer
 
-from .conftest import FAST, first_window, wait_until
+from .conftest import FAST, first_window
 
 
 class _Recorder:
@@ -58,7 +59,7 @@ def test_it_subscribes_receives_frames_and_keeps_the_connection_alive_with_ping(
     feed.start()
     try:
         assert feed.wait_confirmed(5)
-        assert wait_until(lambda: feed.stats().notices >= 3)  # PONGs: a PING every 0.2 s
+        assert wait_for(lambda: feed.stats().notices >= 3)  # PONGs: a PING every 0.2 s
         stats = feed.stats()
         assert stats.is_connected
         assert stats.connects == 1
@@ -75,11 +76,11 @@ def test_a_dropped_connection_is_reopened_and_subscribed_again(
     feed = _market_socket(moving_server, seen)
     feed.start()
     try:
-        assert wait_until(lambda: feed.stats().events > 0)
+        assert wait_for(lambda: feed.stats().events > 0)
         moving_server.drop_sockets()
-        assert wait_until(lambda: feed.stats().connects == 2)
+        assert wait_for(lambda: feed.stats().connects == 2)
         events_after_drop = feed.stats().events
-        assert wait_until(lambda: feed.stats().events > events_after_drop)
+        assert wait_for(lambda: feed.stats().events > events_after_drop)
         assert seen.subscriptions == 2
         assert feed.stats().reconnects == 1
     finally:
@@ -93,15 +94,15 @@ def test_a_silent_connection_is_recycled_within_the_silent_timeout(
     feed = _market_socket(moving_server, seen)
     feed.start()
     try:
-        assert wait_until(lambda: feed.stats().events > 0)
+        assert wait_for(lambda: feed.stats().events > 0)
         moving_server.set_silent(True)
         silenced_at = time.monotonic()
         # PONGs keep flowing, yet the socket is recycled: silence is the absence of data.
-        assert wait_until(lambda: feed.stats().silent_recycles >= 1, timeout_s=3)
+        assert wait_for(lambda: feed.stats().silent_recycles >= 1, timeout_s=3)
         assert time.monotonic() - silenced_at < FAST.silent_timeout_s + 0.75  # type: ignore[operator]
         moving_server.set_silent(False)
         events = feed.stats().events
-        assert wait_until(lambda: feed.stats().events > events)
+        assert wait_for(lambda: feed.stats().events > events)
         assert seen.subscriptions >= 2
     finally:
         moving_server.set_silent(False)
@@ -115,12 +116,12 @@ def test_a_malformed_frame_is_counted_and_dropped_and_the_feed_goes_on(
     feed = _market_socket(moving_server, seen)
     feed.start()
     try:
-        assert wait_until(lambda: feed.stats().events > 0)
+        assert wait_for(lambda: feed.stats().events > 0)
         moving_server.send_raw('{"event_type": "book", "bids": [')
         moving_server.send_raw('{"event_type": "no_such_event"}')
-        assert wait_until(lambda: feed.stats().dropped == 2)
+        assert wait_for(lambda: feed.stats().dropped == 2)
         events = feed.stats().events
-        assert wait_until(lambda: feed.stats().events > events)
+        assert wait_for(lambda: feed.stats().events > events)
         assert feed.stats().connects == 1  # dropping a message never costs the connection
         assert feed.stats().failure is None
     finally:
@@ -158,7 +159,7 @@ def test_an_unreachable_venue_is_retried_with_backoff_and_close_is_prompt() -> N
         clock=RealClock(),
     )
     feed.start()
-    assert wait_until(lambda: feed.stats().reconnects >= 3)
+    assert wait_for(lambda: feed.stats().reconnects >= 3)
     assert feed.stats().connects == 0
     assert not feed.wait_confirmed(0.05)
     started = time.monotonic()

@@ -18,6 +18,7 @@ from py_clob_client_v2.clob_types import OrderArgs, OrderType
 
 from config.settings import LiveSettings, PriceSource
 from runtime.clock import ManualClock, RealClock
+from tests.waiting import wait_for
 from venues.errors import Unauthorized
 from venues.live.recorder import FrameRecorder
 from venues.live.replay import replay_frames
@@ -50,7 +51,7 @@ from venues.types import (
     UserEvent,
 )
 
-from .conftest import FAST, START, first_window, moving_sandbox_settings, wait_until
+from .conftest import FAST, START, first_window, moving_sandbox_settings
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ def test_a_market_subscription_gets_each_book_then_its_price_changes(
     tagged = _Tagged(stream)
     unsubscribe = stream(tagged)
     try:
-        assert wait_until(lambda: _changes_of_both(tagged, window.tokens))
+        assert wait_for(lambda: _changes_of_both(tagged, window.tokens))
         events = tagged.since(0)
         assert _first_event_of_each_token(events) == {
             window.up_token: BookSnapshot,
@@ -144,17 +145,17 @@ def test_set_assets_subscribes_and_unsubscribes_by_operation_and_removed_tokens_
     tagged = _Tagged(stream)
     unsubscribe = stream(tagged)
     try:
-        assert wait_until(lambda: any(isinstance(e, PriceChange) for _, e in tagged.events))
+        assert wait_for(lambda: any(isinstance(e, PriceChange) for _, e in tagged.events))
         assert {t for _, e in tagged.events for t in _tokens(e)} == {up}
 
         stream.set_assets([up, down])
-        assert wait_until(lambda: _changes_of_both(tagged, window.tokens))
+        assert wait_for(lambda: _changes_of_both(tagged, window.tokens))
         assert _first_event_of_each_token(tagged.since(0))[down] is BookSnapshot
 
         stream.set_assets([down])
         time.sleep(0.05)  # one event may be in a callback as the set changes
         settled = len(tagged.events)
-        assert wait_until(lambda: len(tagged.events) > settled + 5)
+        assert wait_for(lambda: len(tagged.events) > settled + 5)
         assert all(up not in _tokens(e) for _, e in tagged.events[settled:])
         assert stream.stats().connects == 1  # all of it on the one connection
         assert stream.shard_assets() == (frozenset({down}),)
@@ -175,8 +176,8 @@ def test_tokens_are_sharded_over_connections_by_the_per_connection_limit(
         assert sorted(stream.shard_assets(), key=sorted) == sorted(
             [frozenset({up}), frozenset({down})], key=sorted
         )
-        assert wait_until(lambda: _changes_of_both(tagged, window.tokens))
-        assert wait_until(lambda: stream.stats().connected == 2)
+        assert wait_for(lambda: _changes_of_both(tagged, window.tokens))
+        assert wait_for(lambda: stream.stats().connected == 2)
         assert _first_event_of_each_token(tagged.since(0)) == {
             up: BookSnapshot,
             down: BookSnapshot,
@@ -199,10 +200,10 @@ def test_a_dropped_socket_reconnects_resubscribes_and_resends_books_before_chang
     tagged = _Tagged(stream)
     unsubscribe = stream(tagged)
     try:
-        assert wait_until(lambda: _changes_of_both(tagged, window.tokens))
+        assert wait_for(lambda: _changes_of_both(tagged, window.tokens))
         before = stream.stats().connects
         moving_server.drop_sockets()
-        assert wait_until(lambda: _changes_of_both(tagged, window.tokens, since=before))
+        assert wait_for(lambda: _changes_of_both(tagged, window.tokens, since=before))
         assert _first_event_of_each_token(tagged.since(before)) == {
             window.up_token: BookSnapshot,
             window.down_token: BookSnapshot,
@@ -221,12 +222,12 @@ def test_a_silent_socket_is_recycled_within_the_timeout_and_books_come_first_aga
     tagged = _Tagged(stream)
     unsubscribe = stream(tagged)
     try:
-        assert wait_until(lambda: _changes_of_both(tagged, window.tokens))
+        assert wait_for(lambda: _changes_of_both(tagged, window.tokens))
         moving_server.set_silent(True)
-        assert wait_until(lambda: stream.stats().silent_recycles >= 1, timeout_s=2.0)
+        assert wait_for(lambda: stream.stats().silent_recycles >= 1, timeout_s=2.0)
         before = stream.stats().connects
         moving_server.set_silent(False)
-        assert wait_until(lambda: _changes_of_both(tagged, window.tokens, since=before))
+        assert wait_for(lambda: _changes_of_both(tagged, window.tokens, since=before))
         assert _first_event_of_each_token(tagged.since(before)) == {
             window.up_token: BookSnapshot,
             window.down_token: BookSnapshot,
@@ -245,11 +246,11 @@ def test_a_malformed_frame_is_counted_and_the_market_feed_survives(
     tagged = _Tagged(stream)
     unsubscribe = stream(tagged)
     try:
-        assert wait_until(lambda: len(tagged.events) > 2)
+        assert wait_for(lambda: len(tagged.events) > 2)
         moving_server.send_raw('[{"event_type": "price_change", "market": 7}]')
-        assert wait_until(lambda: stream.stats().dropped == 1)
+        assert wait_for(lambda: stream.stats().dropped == 1)
         delivered = len(tagged.events)
-        assert wait_until(lambda: len(tagged.events) > delivered)
+        assert wait_for(lambda: len(tagged.events) > delivered)
         assert stream.stats().failures == ()
     finally:
         unsubscribe()
@@ -272,7 +273,7 @@ def test_price_changes_of_a_token_are_held_back_until_its_book_arrives(
     seen: list[MarketEvent] = []
     unsubscribe = stream(seen.append)
     try:
-        assert wait_until(lambda: len(seen) == 1)  # the book of `up`
+        assert wait_for(lambda: len(seen) == 1)  # the book of `up`
         still_server.set_silent(True)
         stream.set_assets([up, down])  # the book the venue sends for `down` is lost
         time.sleep(0.2)
@@ -287,13 +288,13 @@ def test_price_changes_of_a_token_are_held_back_until_its_book_arrives(
         )
         change = PriceChange(condition_id=window.condition_id, changes=(level,), timestamp=START)
         still_server.send_raw(json.dumps(encode_price_change(change)))
-        assert wait_until(lambda: stream.stats().held_before_book == 1)
+        assert wait_for(lambda: stream.stats().held_before_book == 1)
         assert len(seen) == 1  # a delta on a book the consumer does not have is not delivered
 
         book = still_server.call(lambda state: state.book(down))
         still_server.send_raw(json.dumps(encode_book(book)))
         still_server.send_raw(json.dumps(encode_price_change(change)))
-        assert wait_until(lambda: len(seen) == 3)
+        assert wait_for(lambda: len(seen) == 3)
         assert [type(e) for e in seen[1:]] == [BookSnapshot, PriceChange]
     finally:
         unsubscribe()
@@ -376,7 +377,7 @@ def test_our_fills_arrive_as_taker_and_as_maker(
         bid, ask = _best(client, token)
         taker_order = _post(client, token, ask, 10, "BUY")["orderID"]
         maker_order = _post(client, token, bid, 20, "BUY")["orderID"]
-        assert wait_until(
+        assert wait_for(
             lambda: any(isinstance(e, OrderUpdate) and e.order_id == maker_order for e in seen)
         )
         hit = LastTrade(
@@ -397,7 +398,7 @@ def test_our_fills_arrive_as_taker_and_as_maker(
         def fills() -> dict[str, TradeUpdate]:
             return {e.order_id: e for e in seen if isinstance(e, TradeUpdate)}
 
-        assert wait_until(lambda: {taker_order, maker_order} <= set(fills()))
+        assert wait_for(lambda: {taker_order, maker_order} <= set(fills()))
         taker, maker = fills()[taker_order], fills()[maker_order]
         assert (taker.is_maker, taker.side, taker.size, taker.price) == (
             False,
@@ -431,7 +432,7 @@ def test_set_markets_changes_which_markets_report_to_us(
 
         stream.set_markets([window.condition_id])
         second = _post(client, window.up_token, bid - Decimal("0.06"), 5, "BUY")["orderID"]
-        assert wait_until(lambda: any(e.order_id == second for e in seen))
+        assert wait_for(lambda: any(e.order_id == second for e in seen))
         assert stream.markets() == frozenset({window.condition_id})
     finally:
         unsubscribe()
@@ -452,7 +453,7 @@ def test_the_price_stream_delivers_a_spot_price_per_asset() -> None:
         prices: list[SpotPrice] = []
         unsubscribe = stream(prices.append)
         try:
-            assert wait_until(lambda: {p.asset for p in prices} == {"BTC", "ETH"})
+            assert wait_for(lambda: {p.asset for p in prices} == {"BTC", "ETH"})
             assert all(p.price > 0 for p in prices)
             for asset in ("BTC", "ETH"):
                 stamps = [p.timestamp for p in prices if p.asset == asset]
@@ -493,9 +494,9 @@ def test_a_recording_of_all_three_channels_replays_with_no_rejected_frame(
         try:
             _, ask = _best(clob, window.up_token)
             _post(clob, window.up_token, ask + Decimal("0.05"), 5, "BUY")
-            assert wait_until(lambda: any(isinstance(e, TradeUpdate) for e in fills))
+            assert wait_for(lambda: any(isinstance(e, TradeUpdate) for e in fills))
             server.drop_sockets()  # a recording spans reconnects
-            assert wait_until(lambda: market.stats().reconnects >= 2)
+            assert wait_for(lambda: market.stats().reconnects >= 2)
             time.sleep(0.3)
         finally:
             for close in closers:
@@ -569,7 +570,7 @@ def test_a_callback_may_unsubscribe_itself_and_the_stream_closes(
         unsubscribe_box[0]()
 
     unsubscribe_box.append(stream(once))
-    assert wait_until(lambda: stream.stats().connections == 0)
+    assert wait_for(lambda: stream.stats().connections == 0)
     time.sleep(0.2)
     assert len(seen) <= 2  # the frame being read when it closed may hold one more event
     assert stream.stats().failures == ()
