@@ -5,6 +5,9 @@ are exported with `git archive` under /tmp/polyactor-bench/fixes/, this checkout
 copied over both (so both run the same measuring code), and each case runs in a fresh
 interpreter in that tree, before and after alternating, so machine noise falls on both sides
 alike. Not part of `make bench`: it measures history, not the tree as it is.
+
+`python -m bench.fixes --only "(d)" "(e)"` measures some fixes and keeps the other rows from
+their last run (each fix's run takes minutes; the 1,000-window one about an hour).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
-from bench.common import REPO, Report, Row, percentile, summarise
+from bench.common import REPO, Report, Row, load_reports, percentile, summarise, write_markdown
 
 WORK = Path("/tmp/polyactor-bench/fixes")
+REQUESTERS = 100  # concurrent durable requesters in the group-commit case
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +36,8 @@ class Fix:
     subject: str  # the start of the fix commit's subject line
     case: str  # a function below, run in each tree
     unit: str
+    repeats: int = 5  # fresh interpreters per side
+    higher_is_better: bool = False
 
 
 FIXES = (
@@ -52,18 +59,93 @@ FIXES = (
         case="refusal_p50_us",
         unit="Reserve refused, ask round trip p50 us",
     ),
+    Fix(
+        label="(d) journal group commit: durable appends queued together share one commit",
+        subject="Journal group commit",
+        case="durable_per_s",
+        unit=f"durable appends/s, {REQUESTERS} concurrent requesters",
+        higher_is_better=True,
+    ),
+    Fix(
+        label="(d) journal group commit",
+        subject="Journal group commit",
+        case="stop_p50_us",
+        unit="tick-to-stop-order p50 us, 10 windows x 2 positions",
+    ),
+    Fix(
+        label="(d) journal group commit",
+        subject="Journal group commit",
+        case="stop_p50_us_1000",
+        unit="tick-to-stop-order p50 us, 1,000 windows x 2 positions",
+        repeats=3,  # minutes per run before the fix
+    ),
+    Fix(
+        label="(e) a stream read commits only that stream's buffered events",
+        subject="Journal reads commit only the read stream",
+        case="window_restart_s",
+        unit="start of 1,000 window actors, every other one with journaled history, s",
+    ),
 )
 
 
 # --- the cases (run inside a tree by `--case`) ---------------------------------------------------
 
 
-def stop_p50_us(tiny: bool) -> float:
+def stop_p50_us(tiny: bool, windows: int = 10) -> float:
     from bench.hot_path import tick_to_order_us  # noqa: PLC0415 - the tree's own actors
 
     with tempfile.TemporaryDirectory(prefix="polyactor-bench-fix-") as tmp:
-        latencies = tick_to_order_us(2 if tiny else 10, Path(tmp), 1_000.0)
+        latencies = tick_to_order_us(2 if tiny else windows, Path(tmp), 1_000.0)
     return percentile(latencies, 0.5)
+
+
+def stop_p50_us_1000(tiny: bool) -> float:
+    return stop_p50_us(tiny, windows=1_000)
+
+
+def durable_per_s(tiny: bool) -> float:
+    from bench.journal import concurrent_durable  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="polyactor-bench-fix-") as tmp:
+        per_s, _ = concurrent_durable(
+            Path(tmp), 10 if tiny else REQUESTERS, 200 if tiny else 2_000, 0
+        )
+    return per_s
+
+
+def window_restart_s(tiny: bool) -> float:
+    """Windows started one after another, as after a restart with new windows listed among
+    the known ones: each new one tells its discovery, each known one reads its history."""
+    from actors.journal import JournalActor  # noqa: PLC0415
+    from actors.messages import window_actor, window_id  # noqa: PLC0415
+    from actors.window import WindowActor  # noqa: PLC0415
+    from bench.footprint import _next_boundary, _window  # noqa: PLC0415
+    from runtime.clock import RealClock  # noqa: PLC0415
+    from runtime.pykka_backend import PykkaRuntime  # noqa: PLC0415
+    from state.journal_store import JournalStore  # noqa: PLC0415
+    from state.window import discovered, initial_state  # noqa: PLC0415
+    from strategy.settings import StrategySettings  # noqa: PLC0415
+
+    first = _next_boundary()
+    windows = [_window(i, first) for i in range(40 if tiny else 1_000)]
+    settings = StrategySettings()
+    with tempfile.TemporaryDirectory(prefix="polyactor-bench-fix-") as tmp:
+        path = Path(tmp) / "journal.duckdb"
+        with JournalStore(path) as store:
+            known = [discovered(initial_state(w), first - 60) for w in windows[1::2]]
+            store.append_batch([fact for fact in known if fact is not None])
+        runtime = PykkaRuntime(RealClock())
+        try:
+            runtime.spawn(lambda: JournalActor(lambda: JournalStore(path)), name="journal")
+            started = time.perf_counter()
+            for window in windows:
+                runtime.spawn(
+                    partial(WindowActor, window=window, settings=settings),
+                    name=window_actor(window_id(window)),
+                )
+            return time.perf_counter() - started
+        finally:
+            runtime.shutdown()
 
 
 def window_start_s(tiny: bool) -> float:
@@ -120,8 +202,11 @@ def refusal_p50_us(tiny: bool) -> float:
 
 CASES = {
     "stop_p50_us": stop_p50_us,
+    "stop_p50_us_1000": stop_p50_us_1000,
     "window_start_s": window_start_s,
     "refusal_p50_us": refusal_p50_us,
+    "durable_per_s": durable_per_s,
+    "window_restart_s": window_restart_s,
 }
 
 
@@ -155,10 +240,13 @@ def _measure(tree: Path, case: str, tiny: bool) -> float:
     return float(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def run(*, tiny: bool = False) -> Report:
-    repeats = 1 if tiny else 5
+def run(*, tiny: bool = False, only: tuple[str, ...] = ()) -> Report:
+    """Every fix, or those whose label starts with one of `only` (e.g. "(d)")."""
     report = Report(name="fixes")
     for fix in FIXES:
+        if only and not fix.label.startswith(only):
+            continue
+        repeats = 1 if tiny else fix.repeats
         sha = _git("log", "--format=%H", "-1", "--fixed-strings", f"--grep={fix.subject}")
         if not sha:
             report.note(f"{fix.label}: no commit with subject {fix.subject!r} in this history")
@@ -175,30 +263,57 @@ def run(*, tiny: bool = False) -> Report:
             shutil.rmtree(after_tree)
         was, now = summarise(before), summarise(after)
         fmt = "{:,.2f}" if fix.case.endswith("_s") else "{:,.0f}"
+        better = now.median / was.median if fix.higher_is_better else was.median / now.median
         report.add(
             Row(
                 benchmark="fixes",
                 case=f"{fix.label}: {fix.unit} (after, commit {sha[:8]})",
                 figure=now.text(fmt),
                 baseline=f"before {was.text(fmt)}",
-                ratio=f"{was.median / now.median:,.1f}x faster" if now.median else "",
-                data={"before": before, "after": after, "commit": sha},
+                ratio=f"{better:,.1f}x {'more' if fix.higher_is_better else 'faster'}",
+                data={"before": before, "after": after, "commit": sha, "repeats": repeats},
             )
         )
     report.note(
-        f"Each side is the median (min-max) of {repeats} fresh interpreters, before and after "
-        "alternating; both sides run this checkout's bench/ against the fix's parent and the "
-        "fix. The machine was shared with other jobs during the run."
+        "Each side is the median (min-max) of several fresh interpreters (5, or 3 for the "
+        "1,000-window case), before and after alternating; both sides run this checkout's "
+        "bench/ against the fix's parent and the fix. The machine was shared with other jobs "
+        "during the run."
     )
     return report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--case", choices=sorted(CASES), required=True)
+    parser.add_argument("--case", choices=sorted(CASES))
+    parser.add_argument("--only", nargs="*", default=(), help='fix labels, e.g. "(d)"')
     parser.add_argument("--tiny", action="store_true")
     args = parser.parse_args()
-    print(json.dumps(CASES[args.case](args.tiny)))
+    if args.case:
+        print(json.dumps(CASES[args.case](args.tiny)))
+        return
+    # Some fixes only (`--only "(d)"`): the rows of the others are kept from their last run.
+    report = run(tiny=args.tiny, only=tuple(args.only))
+    if args.tiny:
+        return
+    measured = {_fix_of(row) for row in report.rows}
+    for previous in load_reports():
+        if previous.name != "fixes":
+            continue
+        kept = [row for row in previous.rows if _fix_of(row) not in measured]
+        report.rows[:0] = kept
+        if kept:
+            labels = ", ".join(sorted({_fix_of(row).split(" ")[0] for row in kept}))
+            report.note(f"Rows {labels} are kept from the run of {previous.measured_at}.")
+    report.write_json()
+    from bench.__main__ import ON_REQUEST, ORDER  # noqa: PLC0415 - only this entry point needs it
+
+    print(f"wrote {write_markdown(load_reports(order=[*ORDER, *ON_REQUEST]))}")
+
+
+def _fix_of(row: Row) -> str:
+    """A row's fix and measure, without the commit it was measured at."""
+    return row.case.split(" (after, commit")[0]
 
 
 if __name__ == "__main__":
