@@ -68,7 +68,8 @@ class Flush:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReadStream:
-    """Ask: flush, then reply with the stream's records after `after_seq`, oldest first.
+    """Ask: reply with the stream's records after `after_seq`, oldest first, its buffered ones
+    committed first (a reader sees its own writes; other streams' stay buffered).
 
     The reply is `tuple[EventRecord, ...]`; decode it with `state.events.decode_all` in the
     reader (or call `read_stream` below), so the journal never needs the reader's event classes.
@@ -149,9 +150,10 @@ class JournalActor(Actor):
             answered only once that commit is done. Where the runtime answers asks on return
             (deterministic, Ray) each one commits on its own.
         Flush(): ask -> int, records committed by this flush.
-        ReadStream(stream_id, after_seq): ask -> `tuple[EventRecord, ...]` (flushes first, so a
-            reader sees its own writes; a stream with no event, committed or buffered, answers
-            () without touching the file).
+        ReadStream(stream_id, after_seq): ask -> `tuple[EventRecord, ...]`. Commits first only
+            when that stream has buffered events (a reader sees its own writes, and a window
+            starting does not pay a commit for the facts its neighbours told); a stream with no
+            event, committed or buffered, answers () without touching the file.
         Query(sql, params): ask -> `list[tuple]` or `QueryRefused` (flushes first).
         Stats(): ask -> `JournalStats`.
 
@@ -260,11 +262,10 @@ class JournalActor(Actor):
             case Flush():
                 return len(self._flush())
             case ReadStream(stream_id=stream_id, after_seq=after_seq):
-                if stream_id not in self._streams and all(
-                    r.stream_id != stream_id for r in self._pending
-                ):
+                if any(r.stream_id == stream_id for r in self._pending):
+                    self._flush()
+                elif stream_id not in self._streams:
                     return ()
-                self._flush()
                 return tuple(self._open_store().read_stream_records(stream_id, after_seq))
             case Query(sql=sql, params=params):
                 self._flush()

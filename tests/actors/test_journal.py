@@ -294,6 +294,22 @@ def test_reading_a_stream_with_no_events_answers_without_a_commit(
     assert [e.n for e in read_stream(journal, "s")] == [1]  # type: ignore[attr-defined]
 
 
+def test_a_read_commits_first_only_when_its_own_stream_has_buffered_events(
+    threaded: PykkaRuntime, tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.duckdb"
+    with JournalStore(path) as store:
+        store.append_batch([noted("known", 0)])
+    journal = spawn_journal(threaded, Opened(path), flush_interval_s=60.0)
+    journal.tell(Append(event=noted("neighbour", 1)))
+    assert [e.n for e in read_stream(journal, "known")] == [0]  # type: ignore[attr-defined]
+    assert journal.ask(Stats()).batches == 0  # the neighbour's fact was not this read's business
+    journal.tell(Append(event=noted("known", 2)))
+    assert [e.n for e in read_stream(journal, "known")] == [0, 2]  # type: ignore[attr-defined]
+    stats = journal.ask(Stats())
+    assert (stats.batches, stats.pending) == (1, 0)  # one commit, the neighbour's fact with it
+
+
 # --- acknowledged appends ------------------------------------------------------------------
 
 
