@@ -376,11 +376,11 @@ class Harness:
 Tick = tuple[MarketWindow, TokenId]
 
 
-def _held_tokens(h: Harness) -> list[Tick]:
+def held_tokens(h: Harness) -> list[Tick]:
     return [(w, t) for w in h.windows for t in w.tokens]
 
 
-def _stop_latencies_us(h: Harness, ticks: list[Tick], background_per_s: float) -> list[float]:
+def stop_latencies_us(h: Harness, ticks: list[Tick], background_per_s: float) -> list[float]:
     """One stop tick at a time into the feed, under a background of quiet events."""
     for w, t in ticks:
         h.stop_tick(w, t)  # exchange books first; the feed has not seen them yet
@@ -411,7 +411,7 @@ def _stop_latencies_us(h: Harness, ticks: list[Tick], background_per_s: float) -
     return sorted(latencies)
 
 
-def _events_per_s(h: Harness, ticks: list[Tick], count: int) -> float:
+def events_per_s_of(h: Harness, ticks: list[Tick], count: int) -> float:
     """Quiet events as fast as one producer can tell them, then a stop for each of `ticks`
     (which reaches the venue only after the feed has worked through everything before it)."""
     events = h.quiet_events(count)
@@ -433,7 +433,7 @@ def tick_to_order_us(windows: int, directory: Path, background_per_s: float) -> 
     """Tick-to-stop-order latencies of every held token, in a harness of its own."""
     h = Harness(windows, directory)
     try:
-        return _stop_latencies_us(h, _held_tokens(h), background_per_s)
+        return stop_latencies_us(h, held_tokens(h), background_per_s)
     finally:
         h.shutdown()
 
@@ -442,7 +442,7 @@ def events_per_s(windows: int, directory: Path, count: int) -> float:
     """Sustained events per second, a stop for every held token, in a harness of its own."""
     h = Harness(windows, directory)
     try:
-        return _events_per_s(h, _held_tokens(h), count)
+        return events_per_s_of(h, held_tokens(h), count)
     finally:
         h.shutdown()
 
@@ -455,12 +455,12 @@ def sampled_latency_and_rate(
     minute to build; two per repeat would not fit make bench's budget)."""
     h = Harness(windows, directory)
     try:
-        held = _held_tokens(h)
+        held = held_tokens(h)
         sampled = held[::every]
-        latencies = _stop_latencies_us(h, sampled, background_per_s)
+        latencies = stop_latencies_us(h, sampled, background_per_s)
         measured = {token for _, token in sampled}
         rest = [(w, t) for w, t in held if t not in measured]
-        return latencies, _events_per_s(h, rest, count)
+        return latencies, events_per_s_of(h, rest, count)
     finally:
         h.shutdown()
 
