@@ -332,7 +332,8 @@ def run(*, tiny: bool = False, only: tuple[str, ...] = ()) -> Report:
         before = [m[fix.figure] if fix.figure else m for m in measured_before]
         after = [m[fix.figure] if fix.figure else m for m in measured_after]
         was, now = summarise(before), summarise(after)
-        fmt = "{:,.2f}" if (fix.figure or fix.case).endswith("_s") else "{:,.0f}"
+        is_seconds = (fix.figure or fix.case).endswith("_s") and not fix.higher_is_better
+        fmt = "{:,.2f}" if is_seconds else "{:,.0f}"
         better = now.median / was.median if fix.higher_is_better else was.median / now.median
         report.add(
             Row(
