@@ -306,9 +306,19 @@ def _tree(revision: str) -> Path:
     return tree
 
 
+class CaseFailed(Exception):
+    """A case's interpreter exited with an error (its last lines say which)."""
+
+
 def _measure(tree: Path, case: str, tiny: bool) -> float | dict[str, float]:
     command = [sys.executable, "-m", "bench.fixes", "--case", case, *(["--tiny"] if tiny else [])]
-    out = subprocess.run(command, cwd=tree, capture_output=True, text=True, check=True, timeout=900)
+    out = subprocess.run(
+        command, cwd=tree, capture_output=True, text=True, timeout=900, check=False
+    )
+    if out.returncode != 0:
+        last = " | ".join(out.stderr.strip().splitlines()[-3:])
+        msg = f"{case} in {tree.name} exited {out.returncode}: {last}"
+        raise CaseFailed(msg)
     figures: float | dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return figures
 
@@ -317,7 +327,7 @@ def run(*, tiny: bool = False, only: tuple[str, ...] = ()) -> Report:
     """Every fix, or those whose label starts with one of `only` (e.g. "(d)")."""
     report = Report(name="fixes")
     # A case returning several figures runs once per repeat for all of its rows.
-    runs: dict[tuple[str, str], tuple[list[Any], list[Any]]] = {}
+    runs: dict[tuple[str, str], tuple[list[Any], list[Any], list[str]]] = {}
     for fix in FIXES:
         if only and not fix.label.startswith(only):
             continue
@@ -328,7 +338,11 @@ def run(*, tiny: bool = False, only: tuple[str, ...] = ()) -> Report:
             continue
         if (sha, fix.case) not in runs:
             runs[sha, fix.case] = _before_and_after(sha, fix.case, repeats, tiny)
-        measured_before, measured_after = runs[sha, fix.case]
+            for failure in runs[sha, fix.case][2]:
+                report.note(f"{fix.label}: a run failed and is left out: {failure}")
+        measured_before, measured_after, _ = runs[sha, fix.case]
+        if not measured_before or not measured_after:
+            continue
         before = [m[fix.figure] if fix.figure else m for m in measured_before]
         after = [m[fix.figure] if fix.figure else m for m in measured_after]
         was, now = summarise(before), summarise(after)
@@ -354,18 +368,27 @@ def run(*, tiny: bool = False, only: tuple[str, ...] = ()) -> Report:
     return report
 
 
-def _before_and_after(sha: str, case: str, repeats: int, tiny: bool) -> tuple[list[Any], list[Any]]:
+def _before_and_after(
+    sha: str, case: str, repeats: int, tiny: bool
+) -> tuple[list[Any], list[Any], list[str]]:
+    """Each side's figures, alternating, and what failed (a failed run is no figure, but a
+    tree that cannot run the case is a finding)."""
     before_tree, after_tree = _tree(f"{sha}^"), _tree(sha)
+    before: list[Any] = []
+    after: list[Any] = []
+    failures: list[str] = []
     try:
-        before: list[Any] = []
-        after: list[Any] = []
         for _ in range(repeats):
-            before.append(_measure(before_tree, case, tiny))
-            after.append(_measure(after_tree, case, tiny))
+            for tree, figures in ((before_tree, before), (after_tree, after)):
+                try:
+                    figures.append(_measure(tree, case, tiny))
+                except CaseFailed as e:
+                    side = "before" if tree is before_tree else "after"
+                    failures.append(f"{side}: {e}")
     finally:
         shutil.rmtree(before_tree)
         shutil.rmtree(after_tree)
-    return before, after
+    return before, after, failures
 
 
 def main() -> None:
