@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from runtime.api import Actor, Address, Ref, Timer, UnhandledMessage
+from runtime.api import Actor, Address, Ref, Reply, Timer, UnhandledMessage
 from state.events import Event, EventRecord, decode_all, to_record
 from state.journal_store import JournalStore, QueryRejected
 
@@ -68,7 +68,8 @@ class Flush:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReadStream:
-    """Ask: flush, then reply with the stream's records after `after_seq`, oldest first.
+    """Ask: reply with the stream's records after `after_seq`, oldest first, its buffered ones
+    committed first (a reader sees its own writes; other streams' stay buffered).
 
     The reply is `tuple[EventRecord, ...]`; decode it with `state.events.decode_all` in the
     reader (or call `read_stream` below), so the journal never needs the reader's event classes.
@@ -114,7 +115,24 @@ class _FlushTick:
     """The interval timer's message."""
 
 
-JournalCommand: TypeAlias = Append | AppendDurable | Flush | ReadStream | Query | Stats | _FlushTick
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _CommitWaiting:
+    """Told to itself behind the first durable append that waits: every durable append queued
+    before it by then shares its commit."""
+
+
+JournalCommand: TypeAlias = (
+    Append | AppendDurable | Flush | ReadStream | Query | Stats | _FlushTick | _CommitWaiting
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """A durable append staged in the buffer, answered once the commit holding it is done."""
+
+    reply: Reply
+    end: int  # its records are buffer[end - count : end]
+    count: int
 
 
 # --- the actor -----------------------------------------------------------------------------
@@ -127,10 +145,15 @@ class JournalActor(Actor):
         Append(event): tell. Buffered; committed when the buffer reaches `batch_size`, on the
             `flush_interval_s` timer, before any read or query, and on an orderly stop.
         AppendDurable(events): ask -> `tuple[int, ...]` seqs, one per event, in order.
+            Group commit: durable appends that queue up while a commit runs share the next
+            one (DuckDB's ~1.5 ms per commit is per transaction, hardly per row), each asker
+            answered only once that commit is done. Where the runtime answers asks on return
+            (deterministic, Ray) each one commits on its own.
         Flush(): ask -> int, records committed by this flush.
-        ReadStream(stream_id, after_seq): ask -> `tuple[EventRecord, ...]` (flushes first, so a
-            reader sees its own writes; a stream with no event, committed or buffered, answers
-            () without touching the file).
+        ReadStream(stream_id, after_seq): ask -> `tuple[EventRecord, ...]`. Commits first only
+            when that stream has buffered events (a reader sees its own writes, and a window
+            starting does not pay a commit for the facts its neighbours told); a stream with no
+            event, committed or buffered, answers () without touching the file.
         Query(sql, params): ask -> `list[tuple]` or `QueryRefused` (flushes first).
         Stats(): ask -> `JournalStats`.
 
@@ -143,6 +166,7 @@ class JournalActor(Actor):
         resending the same event objects is safe.
         `Append` is not acknowledged: it is lost if the process dies within `flush_interval_s`
         of the tell, or if the journal crashes before flushing it.
+        A failed commit fails every durable append waiting on it with the write's error.
 
     How readers read:
         While the bot runs, DuckDB lets only this process hold the file, and only this actor
@@ -174,6 +198,8 @@ class JournalActor(Actor):
         self._batch_size = batch_size
         self._store: JournalStore | None = None
         self._pending: list[EventRecord] = []
+        self._waiting: list[_Waiting] = []  # durable appends in `_pending`, not answered yet
+        self._commit_told = False  # a _CommitWaiting is on its way to our own mailbox
         # Streams with committed events: reading one that has none (a window or position
         # starting for the first time) answers at once, without a commit and a query.
         self._streams: set[str] = set()
@@ -200,9 +226,11 @@ class JournalActor(Actor):
     def receive(self, message: object) -> object:
         try:
             return self._dispatch(message)
-        except Exception:
+        except Exception as e:
             # Let it crash, but release the file first: the restarted incarnation must open it.
+            # Whoever waits on a durable append hears why, as a lone asker would.
             self._close_store()
+            self._fail_waiting(e)
             raise
 
     def _dispatch(self, message: object) -> object:
@@ -216,16 +244,28 @@ class JournalActor(Actor):
             case AppendDurable(records=records):
                 self._pending.extend(records)
                 self._appended += len(records)
-                seqs = self._flush()
-                return seqs[len(seqs) - len(records) :]
+                reply = self.ctx.defer_reply()
+                if reply is None:
+                    seqs = self._flush()
+                    return seqs[len(seqs) - len(records) :]
+                self._waiting.append(_Waiting(reply, len(self._pending), len(records)))
+                if not self._commit_told:
+                    # Not committed now: the appends already queued behind this one join it.
+                    # Alone, it costs one pass through the mailbox (microseconds).
+                    self._commit_told = True
+                    self.ctx.self_ref.tell(_CommitWaiting())
+                return None
+            case _CommitWaiting():
+                self._commit_told = False
+                self._flush()
+                return None
             case Flush():
                 return len(self._flush())
             case ReadStream(stream_id=stream_id, after_seq=after_seq):
-                if stream_id not in self._streams and all(
-                    r.stream_id != stream_id for r in self._pending
-                ):
+                if any(r.stream_id == stream_id for r in self._pending):
+                    self._flush()
+                elif stream_id not in self._streams:
                     return ()
-                self._flush()
                 return tuple(self._open_store().read_stream_records(stream_id, after_seq))
             case Query(sql=sql, params=params):
                 self._flush()
@@ -251,17 +291,31 @@ class JournalActor(Actor):
                 raise UnhandledMessage(msg)
 
     def _flush(self) -> tuple[int, ...]:
+        """Commit the buffer, then answer the durable appends it held (never before)."""
         if not self._pending:
             return ()
         batch, self._pending = self._pending, []
+        waiting, self._waiting = self._waiting, []
         # perf_counter, not the runtime clock: this is the real I/O cost, even in simulated time.
         started = time.perf_counter()
-        seqs = self._open_store().append_records(batch)
+        try:
+            seqs = tuple(self._open_store().append_records(batch))
+        except Exception as e:
+            for w in waiting:
+                w.reply.fail(e)
+            raise
         self._streams.update(r.stream_id for r in batch)
         self._last_flush_ms = (time.perf_counter() - started) * 1000.0
         self._flushed += len(batch)
         self._batches += 1
-        return tuple(seqs)
+        for w in waiting:
+            w.reply.send(seqs[w.end - w.count : w.end])
+        return seqs
+
+    def _fail_waiting(self, error: Exception) -> None:
+        waiting, self._waiting = self._waiting, []
+        for w in waiting:
+            w.reply.fail(error)
 
     def _open_store(self) -> JournalStore:
         if self._store is None:

@@ -8,6 +8,8 @@ Semantics every backend keeps:
 
 - `tell` is fire-and-forget and FIFO per sender/receiver pair.
 - `ask` waits at most `timeout_s`; a timed-out ask is *not* cancelled (the message still runs).
+  A handler may answer it later instead of on return (`Context.defer_reply`, OTP's
+  `{noreply, State}` then `gen_server:reply/2`) where the backend allows it.
 - Any exception escaping `on_start`, `receive` or `on_stop` crashes the actor ("let it crash"):
   the asker, if any, gets the exception, later messages are refused, `on_crash` runs instead of
   `on_stop`, and the actor's watcher (its supervisor) receives
@@ -43,6 +45,7 @@ __all__ = [
     "NameTaken",
     "Normal",
     "Ref",
+    "Reply",
     "ReplyLost",
     "Runtime",
     "RuntimeErrorBase",
@@ -178,6 +181,16 @@ class Timer(Protocol):
     def cancel(self) -> None: ...
 
 
+class Reply(Protocol):
+    """An ask to answer later, from `Context.defer_reply`. Answer it once, on the actor's own
+    thread (in a later message): the asker, still inside its `ask`, gets the value or the error
+    raised, within the timeout it asked with."""
+
+    def send(self, value: object) -> None: ...
+
+    def fail(self, error: Exception) -> None: ...
+
+
 Factory = Callable[[], "Actor"]
 
 
@@ -285,6 +298,18 @@ class Context(Protocol):
 
     def stop_self(self, reason: ExitReason | None = None) -> None:
         """Stop after the current message; the watcher is told `reason` (default `Normal`)."""
+        ...
+
+    def defer_reply(self) -> Reply | None:
+        """Inside `receive`, for the ask being handled: answer it later through the returned
+        `Reply`; what `receive` returns is then ignored. Lets an actor serve many asks with one
+        piece of work (the journal commits the durable appends queued together in one commit).
+
+        None when there is nothing to defer: the message is a tell, or the backend answers
+        every ask when its handler returns (deterministic: an ask is a direct call, so asks
+        never queue up; Ray: a call is a remote method's return). The caller then answers on
+        return as usual. Replies still unanswered when the actor stops or crashes fail with
+        `ActorDead`."""
         ...
 
 

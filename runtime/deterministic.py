@@ -31,6 +31,7 @@ from runtime.api import (
     NameTaken,
     Normal,
     Ref,
+    Reply,
     Shutdown,
     StartFailed,
 )
@@ -145,6 +146,11 @@ class _Context:
         # Takes effect after the current message, like the threaded backends.
         if self._host.pending_stop is None:
             self._host.pending_stop = reason or Normal()
+
+    def defer_reply(self) -> Reply | None:
+        # An ask is a direct call that returns the handler's value: asks never queue up, so
+        # there is nothing to serve together.
+        return None
 
 
 class DeterministicRuntime:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ from runtime.api import (
     NameTaken,
     Normal,
     Ref,
+    Reply,
     Shutdown,
     StartFailed,
 )
@@ -59,6 +61,41 @@ class _Failure:
     error: BaseException
 
 
+class _LaterReply:
+    """An ask answered later (`Context.defer_reply`). The host hands this object to pykka as
+    the ask's reply; the asker, finding it, waits here for the rest of its timeout."""
+
+    __slots__ = ("_done", "_error", "_host", "_value")
+
+    def __init__(self, host: _Host) -> None:
+        self._host = host
+        self._done = threading.Event()
+        self._value: object = None
+        self._error: Exception | None = None
+
+    def send(self, value: object) -> None:
+        self._settle(value, None)
+
+    def fail(self, error: Exception) -> None:
+        self._settle(None, error)
+
+    def _settle(self, value: object, error: Exception | None) -> None:
+        if self._done.is_set():
+            msg = f"{self._host.name}: an ask was answered twice (second answer {value or error!r})"
+            raise RuntimeError(msg)
+        self._value, self._error = value, error
+        self._host.later_replies.discard(self)
+        self._done.set()
+
+    def wait(self, left_s: float, what: str, timeout_s: float) -> Any:
+        if not self._done.wait(left_s):
+            msg = f"{self._host.name} did not answer {what} in {timeout_s}s (it deferred the reply)"
+            raise AskTimeout(msg)
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 class _Host(pykka.ThreadingActor):
     # Daemon threads: an abandoned (wedged) actor must not keep the process alive at exit.
     use_daemon_thread = True
@@ -85,6 +122,9 @@ class _Host(pykka.ThreadingActor):
         self.exit_reason: ExitReason | None = None
         self.poisoned = False
         self.dead_letters = 0
+        self.is_asked = False  # handling an ask now: `defer_reply` may take it
+        self.deferred: _LaterReply | None = None  # the current ask, if its handler deferred it
+        self.later_replies: set[_LaterReply] = set()  # deferred, not answered yet
         self.ref = _PykkaRef(self)
         actor.ctx = _Context(self, self.ref)
         # Registered before the thread starts, so on_start can already be looked up by name.
@@ -107,11 +147,18 @@ class _Host(pykka.ThreadingActor):
             case _Ask(inner):
                 if self.poisoned:
                     return _Failure(ActorDead(f"{self.name} is stopping"))
+                self.is_asked = True
                 try:
-                    return self.actor.receive(inner)
+                    reply = self.actor.receive(inner)
                 except Exception as e:  # noqa: BLE001 - the asker gets it; the actor crashes
+                    if self.deferred is not None:
+                        self.later_replies.discard(self.deferred)
                     self._crash(e)
                     return _Failure(e)
+                finally:
+                    self.is_asked = False
+                    deferred, self.deferred = self.deferred, None
+                return reply if deferred is None else deferred
             case _Tell(inner):
                 if self.poisoned:
                     self._dead_letter(inner)
@@ -163,6 +210,8 @@ class _Host(pykka.ThreadingActor):
         self.stop()
 
     def _finish(self, reason: ExitReason, *, notify: bool) -> None:
+        for reply in list(self.later_replies):
+            reply.fail(ActorDead(f"{self.name}#{self.incarnation} exited before answering"))
         self.runtime._release(self.name, self)
         if notify:
             report_exit(self.name, self.incarnation, reason, self.watcher)
@@ -194,6 +243,7 @@ class _PykkaRef:
             raise ActorDead(str(e)) from e
 
     def ask(self, message: object, timeout_s: float = 5.0) -> Any:
+        started = time.monotonic()
         try:
             future = self._pykka_ref.ask(_Ask(message), block=False)
             reply = future.get(timeout=timeout_s)
@@ -204,6 +254,9 @@ class _PykkaRef:
             raise AskTimeout(msg) from e
         if isinstance(reply, _Failure):
             raise reply.error
+        if isinstance(reply, _LaterReply):
+            left = max(0.0, timeout_s - (time.monotonic() - started))
+            return reply.wait(left, type(message).__name__, timeout_s)
         return reply
 
     def stop(self, timeout_s: float | None = 5.0) -> bool:
@@ -264,6 +317,15 @@ class _Context:
         if self._host.exit_reason is None:
             self._host.exit_reason = reason or Normal()
         self._host.stop()
+
+    def defer_reply(self) -> Reply | None:
+        host = self._host
+        if not host.is_asked:
+            return None
+        if host.deferred is None:
+            host.deferred = _LaterReply(host)
+            host.later_replies.add(host.deferred)
+        return host.deferred
 
 
 class PykkaRuntime:

@@ -51,6 +51,7 @@ from runtime.api import (
     NameTaken,
     Normal,
     Ref,
+    Reply,
     ReplyLost,
     Shutdown,
     StartFailed,
@@ -433,6 +434,10 @@ class _Context:
         # Through our own mailbox, so the current message finishes first.
         _OUTBOX.flush()
         self._self_ref.handle().stop.remote(reason or Normal())
+
+    def defer_reply(self) -> Reply | None:
+        # A call is answered by the remote method's return value; the host runs one at a time.
+        return None
 
 
 @functools.cache

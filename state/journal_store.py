@@ -8,8 +8,11 @@ read-only. When the bot is stopped, tools open `JournalStore(path, read_only=Tru
 Writes (why they look the way they do; figures in docs/journal.md):
 
 - One transaction per batch, rows added with DuckDB's Appender (about 10x a multi-row INSERT
-  here), reused across batches. A batch is all or nothing: if any step raises, the transaction
-  is rolled back and no row of the batch is stored.
+  here), reused across batches. The Appender's flush, outside an explicit transaction, is that
+  transaction: all rows or none (a constraint broken by the last of 250,000 rows stores none).
+  No BEGIN and COMMIT around it: each DuckDB call lets go of the GIL, and getting it back
+  behind busy actor threads cost up to a switch interval (5 ms) per call, so three calls made
+  a commit take ~8 ms in the hot-path benchmark where one call takes 4-5 ms.
 - `seq` is assigned here, monotonically, from the largest stored seq; it never moves for a batch
   that did not commit.
 - Appends are idempotent on `event_id` (invariant 2: a retried write must not store an event
@@ -94,8 +97,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
-# Called inside the write transaction, after the rows are staged and before COMMIT: raising
-# there is a write that failed halfway, which must leave nothing behind.
+# Called after the batch's rows are staged in the Appender and before its flush commits them:
+# raising there is a write that failed halfway, which must leave nothing behind.
 FaultHook = Callable[[Sequence[EventRecord]], None]
 
 _SCHEMA_MIGRATIONS_DDL = """
@@ -142,8 +145,7 @@ class JournalStore:
         self._con = duckdb.connect(self.path, read_only=read_only)
         try:
             self.applied_migrations = self._migrate()
-            last = self._con.execute("SELECT max(seq) FROM events").fetchone()
-            self._next_seq = (last[0] if last and last[0] is not None else 0) + 1
+            self._next_seq = (_scalar(self._con, "SELECT max(seq) FROM events") or 0) + 1
             # A separate connection for reports: its read-only transactions cannot touch
             # the writer's.
             self._report_cursor = self._con.cursor()
@@ -171,10 +173,7 @@ class JournalStore:
 
     @property
     def schema_version(self) -> int:
-        row = self._con.execute(
-            "SELECT coalesce(max(version), 0) FROM schema_migrations"
-        ).fetchone()
-        return int(row[0]) if row else 0
+        return int(_scalar(self._con, "SELECT coalesce(max(version), 0) FROM schema_migrations"))
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -224,33 +223,28 @@ class JournalStore:
         return [seq_of[r.event_id] for r in records]
 
     def _commit_rows(self, records: Sequence[EventRecord], seqs: Sequence[int]) -> None:
-        con = self._con
-        con.execute("BEGIN TRANSACTION")
         committed = False
         try:
-            if records:
-                appender = self._events_appender()
-                appender.append_rows(
-                    [
-                        (seq, r.event_id, r.stream_id, r.type_name, r.version, r.ts, r.payload)
-                        for seq, r in zip(seqs, records, strict=True)
-                    ]
-                )
-                appender.flush()
+            appender = self._events_appender()
+            appender.append_rows(
+                [
+                    (seq, r.event_id, r.stream_id, r.type_name, r.version, r.ts, r.payload)
+                    for seq, r in zip(seqs, records, strict=True)
+                ]
+            )
             if self._fault is not None:
                 self._fault(records)
-            con.execute("COMMIT")
+            appender.flush()  # one autocommitted transaction (see the module docstring)
             committed = True
         finally:
             if not committed:
+                # DuckDB rolled back a flush that failed; the Appender may still hold its rows.
                 self._discard_appender()
-                _rollback(con)
         if seqs:
             self._next_seq = seqs[-1] + 1
 
     def _events_appender(self) -> duckdb.Appender:
-        # Kept across batches (saves ~0.7 ms a commit here); its flush runs in the
-        # connection's current transaction, so the batch stays all or nothing.
+        # Kept across batches (saves ~0.7 ms a commit here).
         if self._appender is None:
             self._appender = self._con.appender("events")
         return self._appender
@@ -296,8 +290,7 @@ class JournalStore:
         }
 
     def count(self) -> int:
-        row = self._con.execute("SELECT count(*) FROM events").fetchone()
-        return int(row[0]) if row else 0
+        return int(_scalar(self._con, "SELECT count(*) FROM events"))
 
     @property
     def last_seq(self) -> int:
@@ -335,10 +328,11 @@ class JournalStore:
         con = self._con
         known = self._migrations[-1].version if self._migrations else 0
         if self.read_only:
-            has_table = con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-            ).fetchone()
-            current = self.schema_version if has_table and has_table[0] else 0
+            has_table = _scalar(
+                con,
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'",
+            )
+            current = self.schema_version if has_table else 0
             if current != known:
                 msg = (
                     f"journal {self.path!r} is at schema v{current}, this code expects v{known}; "
@@ -381,6 +375,13 @@ def _check_migrations(migrations: Sequence[Migration]) -> None:
         if migration.version != expected:
             msg = f"migration versions must be 1, 2, 3, ... without gaps; got {migration.version} at position {expected}"
             raise JournalSchemaError(msg)
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """The one value of a one-row query, fetched to the end: a result left unfinished on the
+    connection makes the Appender's next flush fail (ResourceInUseException)."""
+    rows = con.execute(sql).fetchall()
+    return rows[0][0] if rows else None
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

@@ -287,6 +287,22 @@ def test_reading_a_stream_with_no_events_answers_without_a_commit(
     assert [e.n for e in read_stream(journal, "s")] == [1]  # type: ignore[attr-defined]
 
 
+def test_a_read_commits_first_only_when_its_own_stream_has_buffered_events(
+    threaded: PykkaRuntime, tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.duckdb"
+    with JournalStore(path) as store:
+        store.append_batch([noted("known", 0)])
+    journal = spawn_journal(threaded, Opened(path), flush_interval_s=60.0)
+    journal.tell(Append(event=noted("neighbour", 1)))
+    assert [e.n for e in read_stream(journal, "known")] == [0]  # type: ignore[attr-defined]
+    assert journal.ask(Stats()).batches == 0  # the neighbour's fact was not this read's business
+    journal.tell(Append(event=noted("known", 2)))
+    assert [e.n for e in read_stream(journal, "known")] == [0, 2]  # type: ignore[attr-defined]
+    stats = journal.ask(Stats())
+    assert (stats.batches, stats.pending) == (1, 0)  # one commit, the neighbour's fact with it
+
+
 # --- acknowledged appends ------------------------------------------------------------------
 
 
@@ -312,6 +328,103 @@ def test_resending_an_acknowledged_append_stores_nothing_twice_and_returns_the_s
     assert journal.ask(durable) == first
     journal.tell(Append(event=durable.events[0]))
     assert journal.ask(Query(sql="SELECT count(*) FROM events")) == [(2,)]
+
+
+class Gate:
+    """A fault hook that holds the commit of any batch with a `gate` event until opened: the
+    journal is busy committing while the asks under test queue up behind it."""
+
+    def __init__(self, then: FaultHook | None = None) -> None:
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+        self.then = then
+
+    def __call__(self, records: Sequence[EventRecord]) -> None:
+        if any(r.stream_id == "gate" for r in records):
+            self.entered.set()
+            assert self.opened.wait(10.0), "the test never opened the gate"
+        if self.then is not None:
+            self.then(records)
+
+
+def ask_durably_from_threads(
+    journal: Ref, events: Sequence[Event]
+) -> tuple[list[threading.Thread], dict[str, object]]:
+    """One thread per event asks AppendDurable of it; answers (or errors) by event id."""
+    answers: dict[str, object] = {}
+    asking: list[str] = []
+
+    def ask(evt: Event) -> None:
+        asking.append(evt.event_id)
+        try:
+            answers[evt.event_id] = journal.ask(AppendDurable(events=(evt,)), 10.0)
+        except Exception as e:  # collected and asserted on
+            answers[evt.event_id] = e
+
+    threads = [threading.Thread(target=ask, args=(e,), daemon=True) for e in events]
+    for t in threads:
+        t.start()
+    wait_until(lambda: len(asking) == len(events))
+    time.sleep(0.1)  # from `ask` to the mailbox is microseconds; this is ample
+    return threads, answers
+
+
+def hold_the_journal_in_a_commit(journal: Ref, gate: Gate) -> threading.Thread:
+    holder = threading.Thread(
+        target=lambda: journal.ask(AppendDurable(events=(noted("gate", 0),)), 10.0), daemon=True
+    )
+    holder.start()
+    assert gate.entered.wait(5.0)
+    return holder
+
+
+def test_durable_appends_that_queue_up_share_one_commit_and_each_gets_its_own_seqs(
+    threaded: PykkaRuntime, tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.duckdb"
+    gate = Gate()
+    journal = spawn_journal(threaded, Opened(path, fault=gate), flush_interval_s=60.0)
+    holder = hold_the_journal_in_a_commit(journal, gate)
+    events = [noted(f"asker{i}", i) for i in range(20)]
+    threads, answers = ask_durably_from_threads(journal, events)  # queued behind the commit
+    assert answers == {}  # nothing is acknowledged before it is durable
+    assert committed_count(path) == 0
+    gate.opened.set()
+    for t in [holder, *threads]:
+        t.join(10.0)
+    assert journal.ask(Stats()).batches == 2  # the held commit, then all 20 asks in one
+    seq_of = dict(journal.ask(Query(sql="SELECT event_id, seq FROM events")))
+    assert answers == {e.event_id: (seq_of[e.event_id],) for e in events}
+
+
+def test_a_failed_group_commit_fails_every_asker_in_it_and_stores_none_of_them(
+    threaded: PykkaRuntime, tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.duckdb"
+    gate = Gate(then=fail_when(lambda r: r.stream_id == "poison"))
+    journal = spawn_journal(threaded, Opened(path, fault=gate), flush_interval_s=60.0)
+    holder = hold_the_journal_in_a_commit(journal, gate)
+    events = [noted("fine", 1), noted("poison", 2), noted("fine", 3)]
+    threads, answers = ask_durably_from_threads(journal, events)
+    gate.opened.set()
+    for t in [holder, *threads]:
+        t.join(10.0)
+    assert len(answers) == 3
+    assert all(isinstance(a, WriteFailed) for a in answers.values()), answers
+    wait_until(lambda: not journal.is_alive())
+    with JournalStore(path, read_only=True) as store:
+        assert [r.stream_id for r in store.read_all_records()] == ["gate"]
+
+
+def test_a_durable_append_alone_is_answered_at_once_by_its_own_commit(
+    threaded: PykkaRuntime, tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.duckdb"
+    journal = spawn_journal(threaded, Opened(path), flush_interval_s=60.0)
+    for n in range(1, 4):
+        assert journal.ask(AppendDurable(events=(noted("s", n),)), 5.0) == (n,)
+        assert committed_count(path) == n
+    assert journal.ask(Stats()).batches == 3
 
 
 def test_a_badly_typed_event_fails_in_the_sender_not_in_the_journal() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench import __main__ as bench_main
+from bench import fixes
 from bench.common import Report, Row, load_reports, markdown, percentile, summarise
 
 
@@ -51,3 +52,11 @@ def test_a_summary_is_the_median_with_its_range_and_percentiles_use_nearest_rank
 
 def test_a_registered_benchmark_whose_module_is_not_in_the_checkout_is_skipped() -> None:
     assert bench_main.load(("journal", "not_written_yet")).keys() == {"journal"}
+
+
+@pytest.mark.parametrize("case", sorted(fixes.CASES))
+def test_each_before_after_case_of_the_fixes_runs_on_tiny_sizes(case: str) -> None:
+    figures = fixes.CASES[case](True)
+    values = list(figures.values()) if isinstance(figures, dict) else [figures]
+    assert values
+    assert all(value > 0 for value in values), figures

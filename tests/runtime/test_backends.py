@@ -17,6 +17,7 @@ from runtime.api import (
     InitFailed,
     NameTaken,
     Normal,
+    Reply,
     Shutdown,
     StartFailed,
     UnhandledMessage,
@@ -260,3 +261,136 @@ def test_an_ask_cycle_times_out_instead_of_running_a_busy_actor_again():
     assert a.ask(("ask", "b", "ping")) == "pong"
     with pytest.raises(AskTimeout, match="ask cycle"):
         a.ask(("ask", "b", ("ask", "a", "ping")))
+
+
+# --- deferred replies ------------------------------------------------------------------------
+
+
+class Batcher(Actor):
+    """Defers every ask it can until "answer" (a tell) answers them all at once, each with how
+    many were answered together; answers on return where there is nothing to defer."""
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[Reply, object]] = []
+        self.answered_on_return: list[object] = []
+
+    def receive(self, message: object) -> object:
+        match message:
+            case "answer":
+                waiting, self.waiting = self.waiting, []
+                for reply, item in waiting:
+                    reply.send((item, len(waiting)))
+                return None
+            case "fail":
+                waiting, self.waiting = self.waiting, []
+                for reply, _ in waiting:
+                    reply.fail(ValueError("refused together"))
+                return None
+            case "waiting":
+                return len(self.waiting)
+            case "on return":
+                return list(self.answered_on_return)
+            case "stop":
+                self.ctx.stop_self()
+                return None
+            case ("defer then crash", _):
+                assert self.ctx.defer_reply() is not None
+                raise ValueError("boom after deferring")
+            case _:
+                reply = self.ctx.defer_reply()
+                if reply is None:
+                    self.answered_on_return.append(message)
+                    return (message, 1)
+                self.waiting.append((reply, message))
+                return "ignored: answered later"
+
+
+def ask_from_threads(ref, items, timeout_s=5.0):
+    """Ask each item from its own thread; returns the threads and {item: answer or error}."""
+    answers: dict[object, object] = {}
+
+    def ask(item: object) -> None:
+        try:
+            answers[item] = ref.ask(item, timeout_s=timeout_s)
+        except Exception as e:  # collected and asserted on
+            answers[item] = e
+
+    threads = [threading.Thread(target=ask, args=(i,), daemon=True) for i in items]
+    for t in threads:
+        t.start()
+    return threads, answers
+
+
+def joined(threads) -> None:
+    for t in threads:
+        t.join(5.0)
+        assert not t.is_alive()
+
+
+@pytest.fixture
+def pykka_rt() -> Iterator[PykkaRuntime]:
+    runtime = PykkaRuntime(ManualClock())
+    yield runtime
+    runtime.shutdown(timeout_s=2.0)
+
+
+def test_deferred_asks_are_answered_later_each_with_its_own_value(pykka_rt):
+    ref = pykka_rt.spawn(Batcher, name="batcher")
+    threads, answers = ask_from_threads(ref, ["a", "b", "c"])
+    settle(pykka_rt, lambda: ref.ask("waiting") == 3)
+    assert answers == {}  # nobody is answered before the actor says so
+    ref.tell("answer")
+    joined(threads)
+    assert answers == {"a": ("a", 3), "b": ("b", 3), "c": ("c", 3)}
+
+
+def test_a_deferred_ask_can_fail_every_asker_with_the_error(pykka_rt):
+    ref = pykka_rt.spawn(Batcher, name="batcher")
+    threads, answers = ask_from_threads(ref, ["a", "b"])
+    settle(pykka_rt, lambda: ref.ask("waiting") == 2)
+    ref.tell("fail")
+    joined(threads)
+    assert all(isinstance(e, ValueError) and "refused together" in str(e) for e in answers.values())
+    assert ref.is_alive()  # failing a reply is an answer, not a crash
+
+
+def test_a_deferred_ask_never_answered_times_out_within_the_askers_timeout(pykka_rt):
+    ref = pykka_rt.spawn(Batcher, name="batcher")
+    started = time.monotonic()
+    with pytest.raises(AskTimeout, match=r"did not answer str in 0\.1s \(it deferred the reply\)"):
+        ref.ask("x", timeout_s=0.1)
+    assert time.monotonic() - started < 1.0
+
+
+def test_deferred_asks_outstanding_when_the_actor_stops_fail_at_once(pykka_rt):
+    ref = pykka_rt.spawn(Batcher, name="batcher")
+    threads, answers = ask_from_threads(ref, ["a", "b"], timeout_s=30.0)
+    settle(pykka_rt, lambda: ref.ask("waiting") == 2)
+    started = time.monotonic()
+    ref.tell("stop")
+    joined(threads)
+    assert time.monotonic() - started < 5.0
+    assert all(isinstance(e, ActorDead) for e in answers.values()), answers
+
+
+def test_a_handler_that_crashes_after_deferring_gives_its_asker_the_error(pykka_rt):
+    exits: list[ChildExited] = []
+    sink = pykka_rt.spawn(lambda: Sink(exits), name="sink")
+    ref = pykka_rt.spawn(Batcher, name="batcher", watcher=sink)
+    with pytest.raises(ValueError, match="boom after deferring"):
+        ref.ask(("defer then crash", 1))
+    settle(pykka_rt, lambda: len(exits) == 1)
+    assert isinstance(exits[0].reason, Crash)
+
+
+def test_a_tell_has_no_reply_to_defer(rt):
+    ref = rt.spawn(Batcher, name="batcher")
+    ref.tell("told")
+    settle(rt, lambda: ref.ask("on return") == ["told"])
+
+
+def test_the_deterministic_backend_answers_every_ask_on_return():
+    rt = DeterministicRuntime(ManualClock())
+    ref = rt.spawn(Batcher, name="batcher")
+    assert ref.ask("a") == ("a", 1)  # an ask is a direct call: nothing queues up to share
+    assert ref.ask("waiting") == 0

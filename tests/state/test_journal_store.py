@@ -228,20 +228,33 @@ def test_a_write_failing_before_commit_leaves_nothing_and_does_not_burn_seqs() -
 def test_a_failed_write_of_a_resend_leaves_nothing_either() -> None:
     calls = 0
 
-    def fail_second_write(records: Sequence[EventRecord]) -> None:
+    def fail_the_redo(records: Sequence[EventRecord]) -> None:
         nonlocal calls
         calls += 1
-        if calls == 2:
+        if calls == 3:  # 1: the first batch; 2: the resend, refused as a duplicate; 3: its redo
             msg = "connection lost (simulated)"
             raise WriteFailed(msg)
 
     resent = filled("a", 1)
-    with JournalStore(":memory:", fault=fail_second_write) as store:
+    with JournalStore(":memory:", fault=fail_the_redo) as store:
         store.append_batch([resent])
         with pytest.raises(WriteFailed):
             store.append_batch([filled("a", 2), resent])  # duplicate path, then the failure
+        assert calls == 3
         assert store.count() == 1
         assert store.append_batch([filled("a", 3), resent]) == [2, 1]
+
+
+def test_a_batch_longer_than_a_duckdb_vector_is_still_all_or_nothing() -> None:
+    resent = filled("a", 0)
+    with JournalStore(":memory:") as store:
+        store.append_batch([resent])
+        batch = [filled("b", n) for n in range(1, 5_000)] + [resent]  # the duplicate comes last
+        seqs = store.append_batch(batch)  # refused whole, then redone without the stored one
+        # Had the refused attempt kept any of its rows, they would hold seqs from 2 on, and the
+        # redo, numbering from 2 again, would have collided with them.
+        assert seqs == [*range(2, 5_001), 1]
+        assert store.count() == 5_000
 
 
 def test_a_failed_write_survives_reopening_as_nothing(tmp_path: Path) -> None:
