@@ -4,6 +4,7 @@ appends, its crashes, and an event-sourced actor rebuilt from its stream after a
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -364,7 +365,7 @@ def ask_durably_from_threads(
     threads = [threading.Thread(target=ask, args=(e,), daemon=True) for e in events]
     for t in threads:
         t.start()
-    wait_until(lambda: len(asking) == len(events))
+    assert wait_for(lambda: len(asking) == len(events))
     time.sleep(0.1)  # from `ask` to the mailbox is microseconds; this is ample
     return threads, answers
 
@@ -411,7 +412,7 @@ def test_a_failed_group_commit_fails_every_asker_in_it_and_stores_none_of_them(
         t.join(10.0)
     assert len(answers) == 3
     assert all(isinstance(a, WriteFailed) for a in answers.values()), answers
-    wait_until(lambda: not journal.is_alive())
+    assert wait_for(lambda: not journal.is_alive())
     with JournalStore(path, read_only=True) as store:
         assert [r.stream_id for r in store.read_all_records()] == ["gate"]
 
