@@ -650,7 +650,8 @@ def run(*, tiny: bool = False) -> Report:
         f"to the feed at up to {background_per_s:,.0f}/s. Between the tick and the sell the "
         "position decides the stop, cancels its exit plan at the venue, checks the venue for a "
         "fill of it, and journals the stop, the cancel and the sell's intent in one DuckDB "
-        "commit (see the journal's durable append latency) before the sell. The feed "
+        "commit (see the journal's durable append latency; it may share that commit with "
+        "other positions') before the sell. The feed "
         "coalesces a burst into one update per token, so events/s can exceed what the hops "
         "below it carry."
     )
