@@ -134,24 +134,28 @@ def test_every_live_window_and_position_actor_is_listed_by_name_in_ray(world: Ra
 
 
 def _a_live_window(world: RayWorld) -> tuple[str, int]:
-    """An open window with at least 10 simulated minutes (20 s) left, so it is still open when
-    its restart is checked (12 s was too little for a restart on a loaded 2-core machine: the
-    window closed first and left its supervisor)."""
+    """The live window with the most time left, at least 10 simulated minutes (20 s), so it is
+    still open when its restart is checked (12 s was too little for a restart on a loaded
+    2-core machine: the window closed first and left its supervisor)."""
     soon = world.runtime.clock.now() + 600.0
-    open_ids = {
-        f"window/{w}"
-        for (w,) in world.query(
-            "SELECT payload->>'window_id' FROM events WHERE type = 'WindowDiscovered' "
-            "AND CAST(payload->>'end' AS DOUBLE) > ? "
-            "EXCEPT SELECT payload->>'window_id' FROM events WHERE type = 'WindowClosed'",
+    end_of = {
+        f"window/{w}": end
+        for (w, end) in world.query(
+            "SELECT payload->>'window_id', CAST(payload->>'end' AS DOUBLE) FROM events "
+            "WHERE type = 'WindowDiscovered' AND CAST(payload->>'end' AS DOUBLE) > ? "
+            "AND payload->>'window_id' NOT IN "
+            "(SELECT payload->>'window_id' FROM events WHERE type = 'WindowClosed')",
             (soon,),
         )
     }
     live = [
-        (n, inc) for n, (inc, alive) in world.children(WINDOWS).items() if alive and n in open_ids
+        (end_of[n], n, inc)
+        for n, (inc, alive) in world.children(WINDOWS).items()
+        if alive and n in end_of
     ]
     assert live, "no window actor with time left"
-    return max(live)
+    _, name, incarnation = max(live)
+    return name, incarnation
 
 
 def _comes_back_rebuilt(world: RayWorld, name: str, incarnation: int) -> None:
