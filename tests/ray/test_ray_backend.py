@@ -123,7 +123,10 @@ def test_every_supervised_actor_is_a_named_ray_actor_visible_in_the_state_api(
 
     expected = {"tree", "journal", "risk", WINDOW, POSITION}
     assert expected <= set(ray_runtime.names())
-    alive = list_actors(filters=[("state", "=", "ALIVE")], limit=1000)
+    # This process's cluster by address: without one, the state API refuses to choose
+    # when another local cluster runs (another test session on the machine).
+    cluster = ray.get_runtime_context().gcs_address
+    alive = list_actors(cluster, filters=[("state", "=", "ALIVE")], limit=1000)
     listed = {a.name for a in alive if a.ray_namespace == ray_runtime.namespace}
     assert expected <= listed
     # num_cpus=0: our I/O-bound actors must not be capped by the node's two CPUs.
