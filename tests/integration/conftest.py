@@ -1,7 +1,10 @@
 """A whole paper-trading world on the deterministic runtime: the real tree (journal, market,
 venue gateway over the paper exchange, risk, windows, positions, feed, discovery, monitor),
 driven minute by minute on a manual clock. Scenario tests dial faults into the exchange
-through `PaperSettings` and read the outcome from the journal and the exchange itself."""
+through `PaperSettings` and read the outcome from the journal and the exchange itself.
+
+The world is deterministic: the same settings give the same run. Tests of the default world
+share one two-hour run (`default_world`) rather than each trading their own."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from state.report import trading_totals
 from supervisors.supervisor import tree_stats
 from supervisors.tree import ROOT, root_spec
 from venues.paper import PaperExchange
+from venues.types import OrderSnapshot
 
 START = 1_795_275_000.0  # 2026-11-21T15:30:00Z, a 15-minute boundary
 
@@ -62,6 +66,9 @@ class PaperWorld:
                 each_minute(self, minute)
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.stopped:
+            with JournalStore(self.journal_path, read_only=True) as store:
+                return store.query(sql, params)
         return list(self.rt.lookup("journal").ask(Query(sql=sql, params=params)))
 
     def live_positions(self) -> dict[str, PositionState]:
@@ -101,3 +108,37 @@ def paper_world(tmp_path: Path) -> Iterator[Callable[..., PaperWorld]]:
     yield make
     for world in worlds:
         world.stop()
+
+
+@dataclass(frozen=True)
+class Minute:
+    """What the default world looked like at the end of one simulated minute."""
+
+    live: frozenset[str]  # actor names
+    open_orders: tuple[OrderSnapshot, ...]  # the exchange's resting orders, ours included
+
+
+@dataclass(frozen=True)
+class DefaultRun:
+    world: PaperWorld  # stopped; its journal and exchange are read as they were left
+    minutes: tuple[Minute, ...]
+
+
+DEFAULT_RUN_MINUTES = 120
+
+
+@pytest.fixture(scope="session")
+def default_world(tmp_path_factory: pytest.TempPathFactory) -> DefaultRun:
+    """Two hours of the default paper world, minute by minute, then stopped. Every default
+    asset trades more than one window in it (tests/integration/test_paper_trading.py)."""
+    world = PaperWorld(tmp_path_factory.mktemp("default-world"))
+    minutes: list[Minute] = []
+
+    def record(world: PaperWorld, minute: int) -> None:
+        minutes.append(Minute(frozenset(world.rt.names()), world.exchange.open_orders()))
+
+    try:
+        world.run(DEFAULT_RUN_MINUTES, record)
+    finally:
+        world.stop()
+    return DefaultRun(world, tuple(minutes))

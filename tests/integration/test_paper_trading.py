@@ -8,9 +8,9 @@ import pytest
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def test_two_hours_trade_more_than_one_window_of_every_asset(paper_world):
-    world = paper_world()
-    world.run(120)
+def test_two_hours_trade_more_than_one_window_of_every_asset(default_world):
+    world = default_world.world
+    assert len(default_world.minutes) == 120
     traded = dict(
         world.query(
             "SELECT split_part(payload->>'window_id', '-', 1), "

@@ -1,10 +1,11 @@
-"""One local Ray cluster per test module (`ray.init` costs 5-20 s on a busy 2-core machine), and
+"""A Ray runtime per test module on the session's shared cluster (tests/conftest.py), and
 shipping test code to the Ray workers."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -14,11 +15,13 @@ NAMESPACE = "polyactor-test-ray"
 
 
 @pytest.fixture(scope="module")
-def ray_runtime() -> Iterator[object]:
+def ray_runtime(shared_ray: Any) -> Iterator[object]:
     from runtime.clock import RealClock
     from runtime.ray_backend import RayRuntime
 
-    runtime = RayRuntime(RealClock(), namespace=NAMESPACE, include_dashboard=True)
+    shared_ray.ensure()
+    # connect=False: the cluster is the session's; shutdown stops this module's actors only.
+    runtime = RayRuntime(RealClock(), namespace=NAMESPACE, connect=False)
     yield runtime
     runtime.shutdown(timeout_s=10.0)
 

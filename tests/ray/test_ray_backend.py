@@ -2,7 +2,8 @@
 namespace, OTP restarts after an exception, after `ray.kill` and after the process exits, timers
 on the runtime's clock in every process, and a shutdown that leaves no Ray process behind.
 
-One Ray cluster serves the whole module; the last test shuts it down."""
+The session's Ray cluster (tests/conftest.py) serves the module; the shutdown test stops it, after
+every other test that uses it."""
 
 from __future__ import annotations
 
@@ -81,11 +82,12 @@ class Toy(Actor):
                 log.write(self.ctx.name + "\n")
 
 
+CHILDREN = ("journal", "risk", WINDOW, POSITION)
+
+
 def toy_tree(watchdog_s: float, stop_log: Path | None = None, prefix: str = "") -> Supervisor:
     toy = partial(Toy, stop_log)
-    children = tuple(
-        ChildSpec(id=prefix + name, start=toy) for name in ("journal", "risk", WINDOW, POSITION)
-    )
+    children = tuple(ChildSpec(id=prefix + name, start=toy) for name in CHILDREN)
     return Supervisor(Flags(intensity=10, period_s=60.0), children, watchdog_s=watchdog_s)
 
 
@@ -121,7 +123,10 @@ def test_every_supervised_actor_is_a_named_ray_actor_visible_in_the_state_api(
 
     expected = {"tree", "journal", "risk", WINDOW, POSITION}
     assert expected <= set(ray_runtime.names())
-    alive = list_actors(filters=[("state", "=", "ALIVE")], limit=1000)
+    # This process's cluster by address: without one, the state API refuses to choose
+    # when another local cluster runs (another test session on the machine).
+    cluster = ray.get_runtime_context().gcs_address
+    alive = list_actors(cluster, filters=[("state", "=", "ALIVE")], limit=1000)
     listed = {a.name for a in alive if a.ray_namespace == ray_runtime.namespace}
     assert expected <= listed
     # num_cpus=0: our I/O-bound actors must not be capped by the node's two CPUs.
@@ -271,18 +276,27 @@ def test_timers_follow_a_simulated_clock_shared_by_every_process(ray_runtime: An
         sim.shutdown()
 
 
+@pytest.mark.stops_ray
 def test_shutdown_stops_actors_in_reverse_start_order_and_leaves_no_ray_process(
-    ray_runtime: Any, tree: Any, tmp_path: Path
+    shared_ray: Any, tmp_path: Path
 ) -> None:
+    from runtime.clock import RealClock
+    from runtime.ray_backend import RayRuntime
+
+    shared_ray.ensure()
+    # As run.py does: whoever started Ray in this process owns it (connect=True), and its
+    # shutdown stops Ray too.
+    runtime = RayRuntime(RealClock(), namespace="polyactor-test-shutdown")
     stop_log = tmp_path / "stops.txt"
-    ray_runtime.spawn(partial(toy_tree, 0.3, stop_log, "logged/"), name="logged")
+    runtime.spawn(partial(Toy, stop_log), name="first")
+    runtime.spawn(partial(toy_tree, 0.3, stop_log, "logged/"), name="logged")
     ours = descendants(os.getpid())
     assert ours, "a local Ray cluster runs in child processes of the driver"
 
-    ray_runtime.shutdown(timeout_s=10.0)
+    runtime.shutdown(timeout_s=10.0)
 
-    # The last tree spawned stops first, and a supervisor stops its children last to first.
-    expected = [f"logged/{name}" for name in (POSITION, WINDOW, "risk", "journal")]
+    # The last actor spawned stops first, and a supervisor stops its children last to first.
+    expected = [*(f"logged/{name}" for name in CHILDREN[::-1]), "first"]
     assert stop_log.read_text().split() == expected
 
     def all_gone() -> None:

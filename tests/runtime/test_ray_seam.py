@@ -40,12 +40,14 @@ def make_supervisor() -> Supervisor:
 
 
 @pytest.fixture(scope="module")
-def ray_runtime():
+def ray_runtime(shared_ray):
     from runtime.ray_backend import RayRuntime
 
     # Test modules are not importable in Ray workers; ship this one's code by value.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    runtime = RayRuntime(RealClock(), namespace="polyactor-test")
+    shared_ray.ensure()
+    # On the session's cluster (tests/conftest.py): shutdown stops this module's actors only.
+    runtime = RayRuntime(RealClock(), namespace="polyactor-test-seam", connect=False)
     yield runtime
     runtime.shutdown(timeout_s=10.0)
 
