@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -228,8 +229,10 @@ def test_two_hours_of_the_simulated_market_run_across_every_default_asset(
 ):
     done, summary = two_hours_of_paper_trading.done, two_hours_of_paper_trading.summary
     # 4 assets x 15-minute windows: 8 or 9 windows each begin within two hours, besides the one
-    # open at the start, and windows are listed 5 minutes ahead of their start.
-    assert 32 <= summary["windows_opened"] <= 40
+    # open at the start, and windows are listed 5 minutes ahead of their start. The simulated
+    # span also holds the tree's start-up (a few simulated minutes at 400x, more under load).
+    quarters = math.ceil(summary["sim_seconds"] / 900)
+    assert 32 <= summary["windows_opened"] <= 4 * (quarters + 1)
     assert summary["windows_listed"] >= summary["windows_opened"]
     assert 28 <= summary["windows_resolved"] <= summary["windows_opened"]
     assert summary["market_events"] > 20_000
