@@ -1571,7 +1571,13 @@ def _is_paused(state: PositionState, now: float, settings: PositionSettings) -> 
 
 
 def _is_refusal(order: TrackedOrder) -> bool:
-    return order.phase is OrderPhase.DONE and order.order_id is None
+    # An intent a crash kept from the venue was refused by no one: pausing after it would only
+    # leave a restarted position unprotected for order_retry_interval_s.
+    return (
+        order.phase is OrderPhase.DONE
+        and order.order_id is None
+        and order.end_reason != NEVER_REACHED_VENUE
+    )
 
 
 def _may_enter(state: PositionState, now: float) -> bool:

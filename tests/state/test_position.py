@@ -646,6 +646,30 @@ def test_an_exit_the_venue_never_took_is_void_and_a_new_exit_is_placed() -> None
     assert [e.client_id for e in rejected] == [client("exit", 9)]  # type: ignore[attr-defined]
 
 
+def test_an_exit_intent_a_crash_kept_from_the_venue_is_replaced_at_once_not_after_a_pause() -> None:
+    # The process died between journaling the exit plan's intent and sending it. The venue
+    # refused nothing, so the restarted position must not wait out order_retry_interval_s
+    # unprotected (the kill -9 test saw 10 simulated seconds).
+    driver = holding("20")
+    exit_1 = client("exit")
+    intent_at = next(
+        n
+        for n, e in enumerate(driver.journal)
+        if isinstance(e, OrderIntent) and e.client_id == exit_1
+    )
+    rebuilt = fresh()
+    for event in driver.journal[: intent_at + 1]:
+        rebuilt = evolve(rebuilt, event)
+    again = Driver(rebuilt)
+    again.now = driver.now + 1
+    again.trades = dict(driver.trades)  # the venue keeps the entry's fill, not the exit
+    again.order_ids = {c: o for c, o in driver.order_ids.items() if c != exit_1}
+    again.command(OrderLookedUp(client_id=exit_1, order_id=None, is_active=False, trades=()))
+    assert [e.client_id for e in again.events(OrderRejected)] == [exit_1]  # type: ignore[attr-defined]
+    assert again.working(Purpose.EXIT) == [client("exit", 2)]
+    assert again.requests[client("exit", 2)].size == 20
+
+
 # --- fills ------------------------------------------------------------------------------------
 
 
