@@ -1222,20 +1222,7 @@ def _open(state: PositionState, now: float) -> Decision:
         return NOTHING
     if state.purpose == ADOPTED:
         return _adopt(state, now)
-    opened = PositionOpened(
-        stream_id=state.stream_id,
-        ts=now,
-        event_id=_event_id(state, "opened"),
-        position_id=state.position_id,
-        window_id=window_id(state.window),
-        outcome=state.outcome.value,
-        token_id=state.token_id,
-        condition_id=state.window.condition_id,
-        reservation_id=state.reservation_id,
-        entry_price=state.entry_price,
-        entry_size=state.entry_size,
-        purpose=state.purpose,
-    )
+    opened = _opened(state, now)
     intent, submit = _intent(
         state,
         Purpose.ENTRY,
@@ -1249,10 +1236,8 @@ def _open(state: PositionState, now: float) -> Decision:
     return Decision(events=(opened, intent), actions=(submit,))
 
 
-def _adopt(state: PositionState, now: float) -> Decision:
-    """Shares reconciliation found in the wallet with no position of ours: they are held from
-    now on by this position, which protects them with an exit plan and never buys more."""
-    opened = PositionOpened(
+def _opened(state: PositionState, now: float) -> PositionOpened:
+    return PositionOpened(
         stream_id=state.stream_id,
         ts=now,
         event_id=_event_id(state, "opened"),
@@ -1266,6 +1251,12 @@ def _adopt(state: PositionState, now: float) -> Decision:
         entry_size=state.entry_size,
         purpose=state.purpose,
     )
+
+
+def _adopt(state: PositionState, now: float) -> Decision:
+    """Shares reconciliation found in the wallet with no position of ours: they are held from
+    now on by this position, which protects them with an exit plan and never buys more."""
+    opened = _opened(state, now)
     adopted = SizeCorrected(
         stream_id=state.stream_id,
         ts=now,
