@@ -69,9 +69,15 @@ class MonitorActor(Actor):
                 return super().receive(message)
 
     def _check(self) -> list[Violation]:
-        (latest,) = self._query("SELECT coalesce(max(seq), 0) FROM events", ())[0]
-        found = find_violations(self._query, self._since_seq, self._checked_seq)
-        self._checked_seq = max(self._checked_seq, int(str(latest)))
+        newest = {
+            str(type_name): int(str(seq))
+            for type_name, seq in self._query(
+                "SELECT type, max(seq) FROM events WHERE seq > ? GROUP BY type",
+                (max(self._checked_seq, self._since_seq),),
+            )
+        }
+        found = find_violations(self._query, self._since_seq, self._checked_seq, frozenset(newest))
+        self._checked_seq = max([self._checked_seq, *newest.values()])
         new = [v for v in found if (v.invariant, v.subject) not in self._reported]
         if not new:
             return []

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from state.invariants import find_violations
+from state.invariants import CHECKS, find_violations
 from state.journal_store import JournalStore
 from state.trading_events import (
     CapitalReserved,
@@ -181,3 +181,24 @@ def test_a_pass_after_a_watermark_finds_only_violations_involving_newer_events(s
     [found] = find_violations(store.query, 0, middle)
     assert found.subject == "c"
     assert find_violations(store.query, 0, store.last_seq) == []
+
+
+def test_a_check_runs_only_when_an_event_type_that_can_trigger_it_is_new(store):
+    store.append_batch([intent("10.257")])
+    queries: list[str] = []
+
+    def counted(sql, params):
+        queries.append(sql)
+        return store.query(sql, params)
+
+    assert find_violations(counted, 0, 0, frozenset({"WindowDiscovered"})) == []
+    assert queries == []
+    [found] = find_violations(counted, 0, 0, frozenset({"OrderIntent"}))
+    assert found.invariant.startswith("11")
+    assert len(queries) == 1
+
+
+def test_every_check_names_its_triggers_in_its_sql():
+    # A trigger the SQL does not look at would skip a check that could find something.
+    assert all(check.triggers for check in CHECKS)
+    assert all(f"'{t}'" in check.sql for check in CHECKS for t in check.triggers)
