@@ -110,6 +110,7 @@ _SCHEMA_MIGRATIONS_DDL = """
 """
 _RECORD_COLUMNS = "seq, event_id, stream_id, type, version, ts, payload"
 _MEMORY = ":memory:"
+_SELECTS_REMEMBERED = 1_000
 
 
 class JournalStore:
@@ -137,6 +138,9 @@ class JournalStore:
         self._fault = fault
         self._migrations = tuple(migrations)
         self._appender: duckdb.Appender | None = None
+        # Texts already found to be one SELECT: parsing costs a DuckDB call per query, and the
+        # periodic checks repeat the same few texts thousands of times a day.
+        self._selects: set[str] = set()
         if self.path != _MEMORY:
             if read_only and not Path(self.path).exists():
                 msg = f"journal file {self.path!r} does not exist"
@@ -299,6 +303,23 @@ class JournalStore:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one read-only SELECT (reports); anything else raises QueryRejected."""
+        if sql not in self._selects:
+            self._check_one_select(sql)
+            if len(self._selects) >= _SELECTS_REMEMBERED:
+                self._selects.clear()  # the bot's own queries are a few dozen constant texts
+            self._selects.add(sql)
+        cursor = self._report_cursor
+        # Belt and braces: even a SELECT runs in a transaction that cannot write.
+        cursor.execute("BEGIN TRANSACTION READ ONLY")
+        try:
+            return cursor.execute(sql, list(params)).fetchall()
+        except duckdb.Error as e:
+            msg = f"report query failed: {e}"
+            raise QueryRejected(msg) from e
+        finally:
+            cursor.execute("ROLLBACK")
+
+    def _check_one_select(self, sql: str) -> None:
         try:
             statements = self._report_cursor.extract_statements(sql)
         except duckdb.Error as e:
@@ -310,16 +331,6 @@ class JournalStore:
                 f"report queries must be exactly one SELECT, got {[k.name for k in kinds]}: {sql!r}"
             )
             raise QueryRejected(msg)
-        cursor = self._report_cursor
-        # Belt and braces: even a SELECT runs in a transaction that cannot write.
-        cursor.execute("BEGIN TRANSACTION READ ONLY")
-        try:
-            return cursor.execute(sql, list(params)).fetchall()
-        except duckdb.Error as e:
-            msg = f"report query failed: {e}"
-            raise QueryRejected(msg) from e
-        finally:
-            cursor.execute("ROLLBACK")
 
     # --- schema -------------------------------------------------------------------------------
 

@@ -315,3 +315,14 @@ def test_a_broken_select_is_rejected_and_the_store_keeps_working(sql: str, expec
             store.query(sql)
         assert store.append_batch([filled("a", 1)]) == [1]
         assert store.query("SELECT count(*) FROM events") == [(1,)]
+
+
+def test_remembered_selects_still_run_and_a_rejected_text_stays_rejected() -> None:
+    with JournalStore(":memory:") as store:
+        store.append_batch([filled("a", 1)])
+        for _ in range(3):
+            assert store.query("SELECT count(*) FROM events WHERE seq > ?", (0,)) == [(1,)]
+        for _ in range(2):
+            with pytest.raises(QueryRejected, match="exactly one SELECT"):
+                store.query("DELETE FROM events")
+        assert store.count() == 1
