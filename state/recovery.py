@@ -178,13 +178,16 @@ def journal_positions(query: Query) -> list[JournalPosition]:
         positions.setdefault(adopted.position_id, (token, window.condition_id))
     if not positions:
         return []
+    # Only the open positions' streams: the settled ones' orders would make every pass read
+    # the whole trading history, a cost that grows for as long as the bot runs.
+    streams = tuple(f"position/{pid}" for pid in positions)
     facts = query(
         "SELECT type, stream_id, payload->>'client_id', payload->>'trade_id', "
         "payload->>'status', payload->>'side', payload->>'size', payload->>'fee', "
         "payload->>'old_size', payload->>'new_size' FROM events WHERE type IN "
         "('OrderIntent', 'OrderAccepted', 'OrderRejected', 'OrderFilled', 'SizeCorrected') "
-        "AND stream_id LIKE 'position/%' ORDER BY seq",
-        (),
+        f"AND stream_id IN ({', '.join('?' * len(streams))}) ORDER BY seq",
+        streams,
     )
     intents: dict[str, set[str]] = {}
     answered: dict[str, set[str]] = {}

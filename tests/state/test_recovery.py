@@ -7,12 +7,20 @@ from decimal import Decimal
 from state.events import to_record
 from state.journal_store import JournalStore
 from state.recovery import (
+    JournalPosition,
+    journal_positions,
     open_positions,
     open_windows,
     settled_pnl_by_market,
     settled_pnl_by_token,
 )
-from state.trading_events import PositionOpened, PositionSettled, WindowClosed, WindowDiscovered
+from state.trading_events import (
+    OrderFilled,
+    PositionOpened,
+    PositionSettled,
+    WindowClosed,
+    WindowDiscovered,
+)
 
 
 def discovered(wid: str, tick: str = "0.001", min_size: str = "1") -> WindowDiscovered:
@@ -123,3 +131,52 @@ def test_settled_pnl_adds_up_per_market_and_per_outcome_token():
     )
     assert settled_pnl_by_market(store.query) == {"0xw1": Decimal("-8.72")}
     assert settled_pnl_by_token(store.query) == {"w1u": Decimal("8.59"), "w1d": Decimal("-17.31")}
+
+
+def bought(wid: str, side: str, trade: str, size: str, status: str = "CONFIRMED") -> OrderFilled:
+    return OrderFilled(
+        stream_id=f"position/{wid}/{side}",
+        ts=2.0,
+        position_id=f"{wid}/{side}",
+        client_id=f"{wid}/{side}/entry/1",
+        order_id=f"0x{trade}",
+        trade_id=trade,
+        side="BUY",
+        price=Decimal("0.55"),
+        size=Decimal(size),
+        fee=Decimal("0.1"),
+        status=status,
+    )
+
+
+def test_open_positions_hold_their_confirmed_fills_and_settled_ones_are_not_read_again():
+    store = JournalStore(":memory:")
+    store.append_batch(
+        [
+            opened("w1", "UP"),
+            opened("w2", "UP"),
+            bought("w1", "UP", "t1", "12.5"),
+            bought("w1", "UP", "t2", "5", status="MATCHED"),
+            *(bought("w2", "UP", f"old{i}", "1") for i in range(20)),
+            settlement("w2", "UP", "-1"),
+        ]
+    )
+    order_rows: list[tuple[object, ...]] = []
+
+    def recording(sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+        rows = store.query(sql, params)
+        if "OrderFilled" in sql:
+            order_rows.extend(rows)
+        return rows
+
+    assert journal_positions(recording) == [
+        JournalPosition(
+            position_id="w1/UP",
+            token_id="w1u",
+            condition_id="0xw1",
+            held=Decimal("12.4"),
+            is_pending=True,  # t2 is matched, not yet confirmed
+        )
+    ]
+    # The settled position's 20 fills stay in the journal, unread: a pass costs what is open.
+    assert {row[1] for row in order_rows} == {"position/w1/UP"}
