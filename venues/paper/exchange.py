@@ -39,7 +39,7 @@ import heapq
 import itertools
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
@@ -263,6 +263,9 @@ class PaperExchange:
         self._ticks: dict[TokenId, Decimal] = {}
         self._orders: dict[OrderId, _Order] = {}
         self._active: dict[OrderId, _Order] = {}
+        # The same orders by token: every book change asks what we show at its token, and a
+        # scan of every active order made that cost grow with the number of markets traded.
+        self._active_by_token: dict[TokenId, dict[OrderId, _Order]] = {}
         self._trades: dict[str, _Trade] = {}
         self._allowance_used = ZERO
         self._balance_changes: deque[tuple[float, str, Decimal]] = deque()
@@ -327,6 +330,11 @@ class PaperExchange:
         held = self._ledger.balance(Account.US, COLLATERAL)
         if reserved > held:
             problems.append(f"open BUYs reserve {reserved} collateral, we hold {held}")
+        by_token = {
+            oid: o for orders in self._active_by_token.values() for oid, o in orders.items()
+        }
+        if by_token != self._active:
+            problems.append("the index of active orders by token disagrees with the active orders")
         for token in {order.token_id for order in self._active.values()}:
             reserved = self._reserved_tokens(token)
             held = self._ledger.balance(Account.US, token)
@@ -1051,9 +1059,7 @@ class PaperExchange:
     def _resting(self, token: TokenId, side: Side) -> tuple[_Order, ...]:
         """Our resting orders on one side of a token's book, best price first, then oldest."""
         orders = [
-            order
-            for order in self._active.values()
-            if order.is_resting and order.token_id == token and order.side is side
+            order for order in self._active_of(token) if order.is_resting and order.side is side
         ]
         sign = -1 if side is Side.BUY else 1
         orders.sort(key=lambda order: (sign * order.price, order.sequence))
@@ -1100,6 +1106,10 @@ class PaperExchange:
     def _register(self, order: _Order) -> None:
         self._orders[order.order_id] = order
         self._active[order.order_id] = order
+        self._active_by_token.setdefault(order.token_id, {})[order.order_id] = order
+
+    def _active_of(self, token: TokenId) -> Iterable[_Order]:
+        return self._active_by_token.get(token, {}).values()
 
     def _close(
         self,
@@ -1115,6 +1125,11 @@ class PaperExchange:
         order.is_active = False
         order.is_resting = False
         self._active.pop(order.order_id, None)
+        of_token = self._active_by_token.get(order.token_id)
+        if of_token is not None:
+            of_token.pop(order.order_id, None)
+            if not of_token:
+                del self._active_by_token[order.token_id]
         if announce:
             self._emit_order(order, kind)
 
@@ -1159,7 +1174,7 @@ class PaperExchange:
 
     def _reserved_tokens(self, token: TokenId) -> Decimal:
         return sum(
-            (order.reserved_tokens for order in self._active.values() if order.token_id == token),
+            (order.reserved_tokens for order in self._active_of(token)),
             ZERO,
         )
 
@@ -1194,8 +1209,8 @@ class PaperExchange:
         if book is not None:
             for side in (Side.BUY, Side.SELL):
                 sides[side] = {level.price: level.size for level in book.levels(side)}
-        for order in self._active.values():
-            if order.is_resting and order.token_id == token:
+        for order in self._active_of(token):
+            if order.is_resting:
                 levels = sides[order.side]
                 levels[order.price] = levels.get(order.price, ZERO) + order.remaining
         return BookSnapshot(
@@ -1293,13 +1308,8 @@ class PaperExchange:
     def _size_shown(self, token: TokenId, book_side: Side, price: Decimal) -> Decimal:
         book = self._books.get(token)
         size = ZERO if book is None else book.size_at(book_side, price)
-        for order in self._active.values():
-            if (
-                order.is_resting
-                and order.token_id == token
-                and order.side is book_side
-                and order.price == price
-            ):
+        for order in self._active_of(token):
+            if order.is_resting and order.side is book_side and order.price == price:
                 size += order.remaining
         return size
 
@@ -1307,8 +1317,8 @@ class PaperExchange:
         book = self._books.get(token)
         prices = [
             order.price
-            for order in self._active.values()
-            if order.is_resting and order.token_id == token and order.side is book_side
+            for order in self._active_of(token)
+            if order.is_resting and order.side is book_side
         ]
         house_best = None if book is None else book.best(book_side)
         if house_best is not None:
