@@ -32,7 +32,6 @@ from actors.messages import (
     RiskState,
     UpdateBalance,
     position_actor,
-    window_actor,
 )
 from config.messages import ConfigChanged
 from config.settings import RiskSettings
@@ -41,6 +40,7 @@ from runtime.logs import ActorLogger, actor_logger
 from state.events import Event, EventRecord, decode_all
 from state.risk import (
     DAY_S,
+    NO_FACTS,
     STREAM,
     Assess,
     RiskBook,
@@ -146,6 +146,8 @@ class RiskActor(Actor):
         self._starting_collateral = starting_collateral
         self._journal = journal
         self._journal_after_seq = journal_after_seq
+        self._facts = NO_FACTS  # what the journal says of reservations' owners and windows
+        self._facts_through = journal_after_seq  # the last seq folded into `_facts`
         self._venue = venue
         self._tick_interval_s = tick_interval_s
         self._balance_poll_interval_s = balance_poll_interval_s
@@ -343,18 +345,15 @@ class RiskActor(Actor):
         book = self._book
         if not book.reservations:
             return
-        streams = sorted(
-            {position_actor(r.owner) for r in book.reservations}
-            | {window_actor(r.window_id) for r in book.reservations}
-        )
+        # Only what was journaled since the last read: the facts accumulate in memory (a few
+        # per window), where re-reading them all every tick grew with the run.
         sql = (
             "SELECT seq, event_id, stream_id, type, version, ts, payload FROM events "
-            f"WHERE seq > ? AND type IN ({', '.join('?' * len(_FACT_TYPES))}) "
-            f"AND stream_id IN ({', '.join('?' * len(streams))}) ORDER BY seq"
+            f"WHERE seq > ? AND type IN ({', '.join('?' * len(_FACT_TYPES))}) ORDER BY seq"
         )
         try:
             rows = self.ctx.runtime.address(self._journal).ask(
-                Query(sql=sql, params=(self._journal_after_seq, *_FACT_TYPES, *streams)),
+                Query(sql=sql, params=(self._facts_through, *_FACT_TYPES)),
                 self._ask_timeout_s,
             )
         except (ActorDead, AskTimeout) as e:
@@ -376,9 +375,11 @@ class RiskActor(Actor):
             )
             for seq, event_id, stream_id, type_name, version, ts, payload in rows
         ]
-        facts = journal_facts(decode_all(records))
+        self._facts = journal_facts(decode_all(records), self._facts)
+        if records:
+            self._facts_through = records[-1].seq
         now = self.ctx.clock.now()
-        for release, why in stale_releases(self._book, facts, now, self._orphan_grace_s):
+        for release, why in stale_releases(self._book, self._facts, now, self._orphan_grace_s):
             self._logger().warning(
                 "reservation_reconciled",
                 reservation=release.reservation_id,

@@ -90,6 +90,7 @@ from state.trading_events import (
 __all__ = [
     "ADOPTED",
     "DAY_S",
+    "NO_FACTS",
     "STREAM",
     "Assess",
     "Decision",
@@ -869,12 +870,16 @@ class JournalFacts:
     closed_windows: frozenset[str] = frozenset()
 
 
-def journal_facts(events: Iterable[Event]) -> JournalFacts:
+NO_FACTS = JournalFacts()
+
+
+def journal_facts(events: Iterable[Event], known: JournalFacts = NO_FACTS) -> JournalFacts:
     """Fold the PositionOpened, PositionSettled and WindowClosed events risk reconciles with
-    (any other event is ignored: the shell asks for these only)."""
-    opened: dict[str, str] = {}
-    settled: dict[str, Decimal] = {}
-    closed: set[str] = set()
+    onto what is `known` (any other event is ignored: the shell asks for these only). Facts
+    only accumulate, so the shell reads each event once."""
+    opened = dict(known.opened)
+    settled = dict(known.settled)
+    closed = set(known.closed_windows)
     for event in events:
         match event:
             case PositionOpened():

@@ -663,3 +663,22 @@ def test_a_grant_for_a_closed_window_whose_position_never_opened_is_released_at_
     assert released.reservation_id == orphan.reservation_id
     (line,) = [r.getMessage() for r in caplog.records if "reservation_reconciled" in r.getMessage()]
     assert "window W1 closed" in line
+
+
+def test_a_fact_read_on_an_earlier_tick_still_counts_when_the_settlement_comes_later(
+    rt: DeterministicRuntime,
+) -> None:
+    # Each tick reads only what is new: the opening read long before must still be known.
+    risk = start(rt, ROOMY, tick_interval_s=10.0, orphan_grace_s=60.0)
+    entry = grant(risk, "W1/UP", "10")
+    scale_in = grant(risk, "W1/UP", "5", purpose="scalein")
+    journal_fact(rt, opened("W1/UP", entry.reservation_id))
+    rt.advance(100)  # past the orphan grace: the opening keeps both reservations
+    assert shot(risk).reservations == 2
+    journal_fact(rt, settled("W1/UP", "-4"))
+    rt.advance(10)
+    releases = {
+        e.reservation_id: e.realized_pnl for e in journaled(rt) if isinstance(e, CapitalReleased)
+    }
+    assert releases == {entry.reservation_id: D(-4), scale_in.reservation_id: D(0)}
+    assert shot(risk).realized_pnl_today == D(-4)

@@ -948,3 +948,15 @@ def test_no_entry_is_funded_in_a_window_that_holds_adopted_shares() -> None:
     )
     refused = d.refusal(reserve("W1/DOWN", window="W1"))
     assert refused.reason == "adopted_window"
+
+
+def test_journal_facts_accumulate_onto_what_is_known() -> None:
+    first = journal_facts(
+        [WindowClosed(stream_id="window/W2", ts=T0, window_id="W2", winner=None, traded=False)]
+    )
+    later = journal_facts(
+        [WindowClosed(stream_id="window/W3", ts=T0, window_id="W3", winner=None, traded=False)],
+        first,
+    )
+    assert later.closed_windows == frozenset({"W2", "W3"})
+    assert first.closed_windows == frozenset({"W2"})  # folding does not change what it was given
