@@ -376,8 +376,8 @@ class RiskActor(Actor):
             for seq, event_id, stream_id, type_name, version, ts, payload in rows
         ]
         self._facts = journal_facts(decode_all(records), self._facts)
-        if records:
-            self._facts_through = records[-1].seq
+        if rows:
+            self._facts_through = int(rows[-1][0])
         now = self.ctx.clock.now()
         for release, why in stale_releases(self._book, self._facts, now, self._orphan_grace_s):
             self._logger().warning(
