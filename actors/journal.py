@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, TypeAlias
 
 from runtime.api import Actor, Address, Ref, Reply, Timer, UnhandledMessage
@@ -25,6 +26,7 @@ __all__ = [
     "JournalActor",
     "JournalCommand",
     "JournalStats",
+    "LastSeqByType",
     "Query",
     "QueryRefused",
     "ReadStream",
@@ -88,6 +90,13 @@ class Query:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LastSeqByType:
+    """Ask: reply with a `Mapping[str, int]`, each event type to the seq of its last committed
+    event, from memory: a periodic reader asks it to skip a query that nothing new can change
+    (a query costs a millisecond or more, this a dictionary copy)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Stats:
     """Ask: reply with `JournalStats`."""
 
@@ -122,7 +131,15 @@ class _CommitWaiting:
 
 
 JournalCommand: TypeAlias = (
-    Append | AppendDurable | Flush | ReadStream | Query | Stats | _FlushTick | _CommitWaiting
+    Append
+    | AppendDurable
+    | Flush
+    | ReadStream
+    | Query
+    | LastSeqByType
+    | Stats
+    | _FlushTick
+    | _CommitWaiting
 )
 
 
@@ -155,6 +172,7 @@ class JournalActor(Actor):
             starting does not pay a commit for the facts its neighbours told); a stream with no
             event, committed or buffered, answers () without touching the file.
         Query(sql, params): ask -> `list[tuple]` or `QueryRefused` (flushes first).
+        LastSeqByType(): ask -> `Mapping[str, int]`, committed events only (no flush).
         Stats(): ask -> `JournalStats`.
 
     What an acknowledged append guarantees:
@@ -203,6 +221,7 @@ class JournalActor(Actor):
         # Streams with committed events: reading one that has none (a window or position
         # starting for the first time) answers at once, without a commit and a query.
         self._streams: set[str] = set()
+        self._last_seq_by_type: dict[str, int] = {}
         self._timer: Timer | None = None
         self._appended = 0
         self._flushed = 0
@@ -213,6 +232,7 @@ class JournalActor(Actor):
         # Opened here, on the actor's own thread, never in __init__ (which may run elsewhere).
         self._store = self._store_factory()
         self._streams = self._store.stream_ids()
+        self._last_seq_by_type = self._store.last_seq_by_type()
         self._timer = self.ctx.schedule(self._flush_interval_s, _FlushTick())
 
     def on_stop(self) -> None:
@@ -274,6 +294,8 @@ class JournalActor(Actor):
                 except QueryRejected as e:
                     log.warning("journal refused a report query: %s", e)
                     return QueryRefused(reason=str(e))
+            case LastSeqByType():
+                return MappingProxyType(dict(self._last_seq_by_type))
             case Stats():
                 return JournalStats(
                     appended=self._appended,
@@ -305,6 +327,11 @@ class JournalActor(Actor):
                 w.reply.fail(e)
             raise
         self._streams.update(r.stream_id for r in batch)
+        last = self._last_seq_by_type
+        for record, seq in zip(batch, seqs, strict=True):
+            # max: a resent duplicate gets the older seq of its stored copy
+            if seq > last.get(record.type_name, 0):
+                last[record.type_name] = seq
         self._last_flush_ms = (time.perf_counter() - started) * 1000.0
         self._flushed += len(batch)
         self._batches += 1

@@ -293,6 +293,11 @@ class JournalStore:
             row[0] for row in self._con.execute("SELECT DISTINCT stream_id FROM events").fetchall()
         }
 
+    def last_seq_by_type(self) -> dict[str, int]:
+        """Each event type to the seq of its last committed event."""
+        rows = self._con.execute("SELECT type, max(seq) FROM events GROUP BY type").fetchall()
+        return {str(type_name): int(seq) for type_name, seq in rows}
+
     def count(self) -> int:
         return int(_scalar(self._con, "SELECT count(*) FROM events"))
 

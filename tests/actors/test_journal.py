@@ -19,6 +19,7 @@ from actors.journal import (
     Flush,
     JournalActor,
     JournalStats,
+    LastSeqByType,
     Query,
     QueryRefused,
     ReadStream,
@@ -36,6 +37,7 @@ from supervisors import ChildSpec, Flags, Supervisor
 from tests.waiting import wait_for
 
 JOURNAL = "journal"
+D1 = Decimal(1)
 
 
 @event
@@ -302,6 +304,21 @@ def test_a_read_commits_first_only_when_its_own_stream_has_buffered_events(
     assert [e.n for e in read_stream(journal, "known")] == [0, 2]  # type: ignore[attr-defined]
     stats = journal.ask(Stats())
     assert (stats.batches, stats.pending) == (1, 0)  # one commit, the neighbour's fact with it
+
+
+def test_the_last_seq_of_each_type_comes_from_memory_and_counts_committed_events_only(
+    threaded: PykkaRuntime, tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.duckdb"
+    with JournalStore(path) as store:
+        store.append_batch([noted("old", 0), noted("old", 1)])  # seqs 1 and 2, before the start
+    journal = spawn_journal(threaded, Opened(path), flush_interval_s=60.0)
+    assert journal.ask(LastSeqByType()) == {"JournalTestNoted": 2}
+    journal.tell(Append(event=noted("s", 2)))
+    assert journal.ask(LastSeqByType()) == {"JournalTestNoted": 2}  # buffered, not committed
+    journal.ask(AppendDurable(events=(JournalTestDeposited(stream_id="s", ts=0.0, amount=D1),)))
+    assert journal.ask(LastSeqByType()) == {"JournalTestNoted": 3, "JournalTestDeposited": 4}
+    assert journal.ask(Stats()).batches == 1  # answering it never committed anything itself
 
 
 # --- acknowledged appends ------------------------------------------------------------------
