@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from actors.journal import AppendDurable, Query, QueryRefused, read_stream
+from actors.journal import AppendDurable, LastSeqByType, Query, QueryRefused, read_stream
 from actors.messages import (
     AdoptExposure,
     CancelEntries,
@@ -345,24 +345,42 @@ class RiskActor(Actor):
         book = self._book
         if not book.reservations:
             return
-        # Only what was journaled since the last read: the facts accumulate in memory (a few
-        # per window), where re-reading them all every tick grew with the run.
+        try:
+            if not self._read_new_facts():
+                return
+        except (ActorDead, AskTimeout) as e:
+            self._logger().warning("reconcile_deferred", why=repr(e))
+            return
+        now = self.ctx.clock.now()
+        for release, why in stale_releases(self._book, self._facts, now, self._orphan_grace_s):
+            self._logger().warning(
+                "reservation_reconciled",
+                reservation=release.reservation_id,
+                realized_pnl=release.realized_pnl,
+                why=why,
+            )
+            self._run(release)
+
+    def _read_new_facts(self) -> bool:
+        """Fold what was journaled since the last read into `_facts` (False: the journal
+        refused the read). They accumulate in memory (a few per window), where re-reading them
+        all every tick grew with the run; and most ticks find nothing new, which the journal
+        knows without a query."""
+        journal = self.ctx.runtime.address(self._journal)
+        last_seqs = journal.ask(LastSeqByType(), self._ask_timeout_s)
+        if all(last_seqs.get(t, 0) <= self._facts_through for t in _FACT_TYPES):
+            return True
         sql = (
             "SELECT seq, event_id, stream_id, type, version, ts, payload FROM events "
             f"WHERE seq > ? AND type IN ({', '.join('?' * len(_FACT_TYPES))}) ORDER BY seq"
         )
-        try:
-            rows = self.ctx.runtime.address(self._journal).ask(
-                Query(sql=sql, params=(self._facts_through, *_FACT_TYPES)),
-                self._ask_timeout_s,
-            )
-        except (ActorDead, AskTimeout) as e:
-            self._logger().warning("reconcile_deferred", why=repr(e))
-            return
+        rows = journal.ask(
+            Query(sql=sql, params=(self._facts_through, *_FACT_TYPES)), self._ask_timeout_s
+        )
         if isinstance(rows, QueryRefused):
             # A bug in the query, not in risk's book: crashing would only loop; say it loudly.
             self._logger().error("reconcile_refused", reason=rows.reason)
-            return
+            return False
         records = [
             EventRecord(
                 seq=seq,
@@ -378,15 +396,7 @@ class RiskActor(Actor):
         self._facts = journal_facts(decode_all(records), self._facts)
         if rows:
             self._facts_through = int(rows[-1][0])
-        now = self.ctx.clock.now()
-        for release, why in stale_releases(self._book, self._facts, now, self._orphan_grace_s):
-            self._logger().warning(
-                "reservation_reconciled",
-                reservation=release.reservation_id,
-                realized_pnl=release.realized_pnl,
-                why=why,
-            )
-            self._run(release)
+        return True
 
     def _poll_balance(self) -> None:
         if self._balance_poll_interval_s is None:
