@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from actors.journal import AppendDurable, query
+from actors.journal import AppendDurable, LastSeqByType, query
 from actors.messages import (
     AdoptExposure,
     CancelFailed,
@@ -50,7 +50,7 @@ from runtime.api import Actor, ActorDead, AskTimeout, Timer, UnhandledMessage
 from runtime.logs import ActorLogger, actor_logger
 from state.events import Event
 from state.reconcile import Adoption, Ghost, OurPosition, Plan, ReconcileSettings, plan
-from state.recovery import journal_positions, settled_pnl_by_market, settled_pnl_by_token
+from state.recovery import POSITIONS_VIEW_TYPES, PositionsView, positions_view
 from state.trading_events import (
     PositionAdopted,
     PositionReported,
@@ -119,6 +119,8 @@ class ReconcilerActor(Actor):
         self._audited: frozenset[TokenId] = frozenset()
         self._reported: set[TokenId] = set()
         self._timer: Timer | None = None
+        # (the last seq of each type it reads, the view): see `_positions_view`
+        self._view: tuple[tuple[int, ...], PositionsView] | None = None
 
     def on_start(self) -> None:
         self._log: ActorLogger = actor_logger(self.ctx.name, self.ctx.incarnation)
@@ -156,11 +158,7 @@ class ReconcilerActor(Actor):
         closed = self._ask_venue(GetClosedPositions())
         if held is None or unowned is None or closed is None:
             return False
-        journal = self.ctx.runtime.address(self._journal_name)
-
-        def ask_journal(sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
-            return query(journal, sql, params, timeout_s=self._ask_timeout_s)
-
+        view = self._positions_view()
         ours = tuple(
             OurPosition(
                 position_id=p.position_id,
@@ -170,29 +168,20 @@ class ReconcilerActor(Actor):
                 is_pending=p.is_pending,
                 is_running=self._is_running(p.position_id),
             )
-            for p in journal_positions(ask_journal)
+            for p in view.positions
         )
-        settled = {ConditionId(c): pnl for c, pnl in settled_pnl_by_market(ask_journal).items()}
-        by_token = {TokenId(t): pnl for t, pnl in settled_pnl_by_token(ask_journal).items()}
         decided = plan(
             now=now,
             held=_typed(held, VenuePosition),
             unowned_orders=_typed(unowned, OrderSnapshot),
             closed=_typed(closed, ClosedPosition),
             ours=ours,
-            settled_pnl=settled,
-            settled_by_token=by_token,
+            settled_pnl={ConditionId(c): pnl for c, pnl in view.settled_pnl_by_market.items()},
+            settled_by_token={TokenId(t): pnl for t, pnl in view.settled_pnl_by_token.items()},
             unowned_since=self._unowned_since,
             audited=self._audited,
             settings=self._settings,
-            adopted_before=frozenset(
-                str(pid)
-                for (pid,) in ask_journal(
-                    "SELECT DISTINCT payload->>'position_id' FROM events "
-                    "WHERE type = 'PositionAdopted'",
-                    (),
-                )
-            ),
+            adopted_before=view.adopted_ever,
         )
         self._carry_out(decided, now)
         self._passes += 1
@@ -200,6 +189,20 @@ class ReconcilerActor(Actor):
         if self._passes == 1:
             self._open_trading(decided, now)
         return True
+
+    def _positions_view(self) -> PositionsView:
+        """The journal's view of our positions, read again only when an event it reads is new
+        (the journal knows without a query): an idle pass cost five queries."""
+        journal = self.ctx.runtime.address(self._journal_name)
+        last_seqs = journal.ask(LastSeqByType(), self._ask_timeout_s)
+        key = tuple(last_seqs.get(t, 0) for t in sorted(POSITIONS_VIEW_TYPES))
+        if self._view is None or key != self._view[0]:
+
+            def ask_journal(sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+                return query(journal, sql, params, timeout_s=self._ask_timeout_s)
+
+            self._view = (key, positions_view(ask_journal))
+        return self._view[1]
 
     def _carry_out(self, decided: Plan, now: float) -> None:
         self._unowned_since = dict(decided.unowned_since or {})

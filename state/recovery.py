@@ -8,19 +8,22 @@ its own stream and verifies against the venue before acting.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
 __all__ = [
+    "POSITIONS_VIEW_TYPES",
     "JournalPosition",
     "OpenPosition",
     "OpenWindow",
+    "PositionsView",
     "adopted_positions",
     "journal_positions",
     "open_positions",
     "open_windows",
+    "positions_view",
     "settled_pnl_by_market",
     "settled_pnl_by_token",
 ]
@@ -231,6 +234,47 @@ def journal_positions(query: Query) -> list[JournalPosition]:
             )
         )
     return found
+
+
+# Every event type `positions_view` reads: while none has a newer event, its answer stands.
+POSITIONS_VIEW_TYPES = frozenset(
+    {
+        "PositionOpened",
+        "PositionAdopted",
+        "PositionSettled",
+        "OrderIntent",
+        "OrderAccepted",
+        "OrderRejected",
+        "OrderFilled",
+        "SizeCorrected",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionsView:
+    """What reconciliation reads of the journal about our positions."""
+
+    positions: tuple[JournalPosition, ...]
+    settled_pnl_by_market: Mapping[str, Decimal]
+    settled_pnl_by_token: Mapping[str, Decimal]
+    adopted_ever: frozenset[str]  # position ids adopted at any time, settled since or not
+
+
+def positions_view(query: Query) -> PositionsView:
+    """Our positions as the journal knows them (reads only `POSITIONS_VIEW_TYPES`)."""
+    return PositionsView(
+        positions=tuple(journal_positions(query)),
+        settled_pnl_by_market=settled_pnl_by_market(query),
+        settled_pnl_by_token=settled_pnl_by_token(query),
+        adopted_ever=frozenset(
+            str(pid)
+            for (pid,) in query(
+                "SELECT DISTINCT payload->>'position_id' FROM events WHERE type = 'PositionAdopted'",
+                (),
+            )
+        ),
+    )
 
 
 def settled_pnl_by_market(query: Query) -> dict[str, Decimal]:

@@ -1,16 +1,19 @@
 """Recovery reads back exactly what must run again, on the market's own grid."""
 
 import json
+import re
 from dataclasses import replace
 from decimal import Decimal
 
 from state.events import to_record
 from state.journal_store import JournalStore
 from state.recovery import (
+    POSITIONS_VIEW_TYPES,
     JournalPosition,
     journal_positions,
     open_positions,
     open_windows,
+    positions_view,
     settled_pnl_by_market,
     settled_pnl_by_token,
 )
@@ -180,3 +183,25 @@ def test_open_positions_hold_their_confirmed_fills_and_settled_ones_are_not_read
     ]
     # The settled position's 20 fills stay in the journal, unread: a pass costs what is open.
     assert {row[1] for row in order_rows} == {"position/w1/UP"}
+
+
+def test_the_positions_view_reads_no_event_type_outside_the_ones_it_names():
+    # The reconciler reads the view again only when one of those types has a newer event: a
+    # type read but not named would leave it stale.
+    store = JournalStore(":memory:")
+    store.append_batch([opened("w1", "UP"), bought("w1", "UP", "t1", "12.5")])
+    sqls: list[str] = []
+
+    def recording(sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+        sqls.append(sql)
+        return store.query(sql, params)
+
+    view = positions_view(recording)
+    assert [p.position_id for p in view.positions] == ["w1/UP"]
+    read = set()
+    for sql in sqls:
+        read |= set(re.findall(r"type = '(\w+)'", sql))
+        for listed in re.findall(r"type IN \(([^)]*)\)", sql):
+            read |= set(re.findall(r"'(\w+)'", listed))
+    assert read, sqls
+    assert read <= POSITIONS_VIEW_TYPES
