@@ -450,18 +450,21 @@ def events_per_s(windows: int, directory: Path, count: int) -> float:
 
 def sampled_latency_and_rate(
     windows: int, directory: Path, background_per_s: float, count: int, every: int
-) -> tuple[list[float], float]:
+) -> tuple[list[float], float, float]:
     """Both figures from one harness: the latency of every `every`-th held token, then the
-    throughput with a stop for each of the others (a harness of 1,000 windows takes about a
-    minute to build; two per repeat would not fit make bench's budget)."""
+    throughput with a stop for each of the others (a harness of 1,000 windows takes tens of
+    seconds to build; two per repeat would not fit make bench's budget). Also returns the
+    harness's build time in seconds."""
+    building = time.perf_counter()
     h = Harness(windows, directory)
+    built_s = time.perf_counter() - building
     try:
         held = held_tokens(h)
         sampled = held[::every]
         latencies = stop_latencies_us(h, sampled, background_per_s)
         measured = {token for _, token in sampled}
         rest = [(w, t) for w, t in held if t not in measured]
-        return latencies, events_per_s_of(h, rest, count)
+        return latencies, events_per_s_of(h, rest, count), built_s
     finally:
         h.shutdown()
 
@@ -554,7 +557,7 @@ def _p(values: list[float]) -> tuple[float, float]:
 def run(*, tiny: bool = False) -> Report:
     sizes = (2,) if tiny else (10, 100, 1_000)
     repeats = 2 if tiny else 3
-    # 1,000 windows (2,000 positions, 4,000 window actors, ~6,000 threads) take about a minute
+    # 1,000 windows (2,000 positions, 4,000 window actors, ~6,000 threads) take tens of seconds
     # to set up on two cores: one harness per repeat serves both figures, the latency on every
     # tenth held token (200 stops one after another), the throughput on the 1,800 others.
     every_at = {1_000: 10}
@@ -607,8 +610,17 @@ def run(*, tiny: bool = False) -> Report:
                         )
                         for _ in range(repeats)
                     ]
-                    runs = [_p(latencies) for latencies, _ in both]
-                    rates = [rate for _, rate in both]
+                    runs = [_p(latencies) for latencies, _, _ in both]
+                    rates = [rate for _, rate, _ in both]
+                    builds = summarise([built for _, _, built in both])
+                    report.note(
+                        f"{windows:,} windows: one harness per repeat (built in "
+                        f"{builds.text('{:,.0f}')} s: spawning, entries filled, exit plans "
+                        "resting) for both figures: the latency of every "
+                        f"{every}th held token ({2 * windows // every:,} stops one after "
+                        f"another), then the throughput with stops for the "
+                        f"{2 * windows - 2 * windows // every:,} others."
+                    )
                 rate = summarise(rates)
             except (TimeoutError, ActorDead, AskTimeout, StartFailed) as e:
                 if windows < 1_000:
@@ -655,10 +667,4 @@ def run(*, tiny: bool = False) -> Report:
         "coalesces a burst into one update per token, so events/s can exceed what the hops "
         "below it carry."
     )
-    if not tiny:
-        report.note(
-            "1,000 windows: one harness per repeat (about a minute to set up on two cores) for "
-            "both figures: the latency of every tenth held token (200 stops one after another), "
-            "then the throughput with stops for the 1,800 others."
-        )
     return report
