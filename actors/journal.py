@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, TypeAlias
 
 from runtime.api import Actor, Address, Ref, Reply, Timer, UnhandledMessage
@@ -91,7 +90,7 @@ class Query:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LastSeqByType:
-    """Ask: reply with a `Mapping[str, int]`, each event type to the seq of its last committed
+    """Ask: reply with a `dict[str, int]`, each event type to the seq of its last committed
     event, from memory: a periodic reader asks it to skip a query that nothing new can change
     (a query costs a millisecond or more, this a dictionary copy)."""
 
@@ -172,7 +171,7 @@ class JournalActor(Actor):
             starting does not pay a commit for the facts its neighbours told); a stream with no
             event, committed or buffered, answers () without touching the file.
         Query(sql, params): ask -> `list[tuple]` or `QueryRefused` (flushes first).
-        LastSeqByType(): ask -> `Mapping[str, int]`, committed events only (no flush).
+        LastSeqByType(): ask -> `dict[str, int]`, committed events only (no flush).
         Stats(): ask -> `JournalStats`.
 
     What an acknowledged append guarantees:
@@ -295,7 +294,7 @@ class JournalActor(Actor):
                     log.warning("journal refused a report query: %s", e)
                     return QueryRefused(reason=str(e))
             case LastSeqByType():
-                return MappingProxyType(dict(self._last_seq_by_type))
+                return dict(self._last_seq_by_type)  # a copy: plain, so any runtime can send it
             case Stats():
                 return JournalStats(
                     appended=self._appended,
