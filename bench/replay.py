@@ -28,6 +28,7 @@ from functools import partial
 from pathlib import Path
 
 from actors.feed import FeedActor, GetFeedStats
+from actors.journal import Query
 from actors.messages import (
     BookUpdate,
     Cancelled,
@@ -84,6 +85,7 @@ class TreeReplay:
     events_per_s: float
     hourly_sim_s_per_wall_s: tuple[float, ...]
     hourly_events_per_s: tuple[float, ...]
+    positions_opened: int  # what the bot traded: hours with no position replay faster
 
 
 def tree_replay(directory: Path, minutes: int) -> TreeReplay:
@@ -111,6 +113,9 @@ def tree_replay(directory: Path, minutes: int) -> TreeReplay:
                 hour_began, hour_events, hour_minutes = now, events, 0
         wall = time.perf_counter() - started
         events = feed.ask(GetFeedStats()).events
+        [(opened,)] = rt.lookup("journal").ask(
+            Query(sql="SELECT count(*) FROM events WHERE type = 'PositionOpened'")
+        )
     finally:
         root.stop(None)
         rt.shutdown()
@@ -119,6 +124,7 @@ def tree_replay(directory: Path, minutes: int) -> TreeReplay:
         events_per_s=events / wall,
         hourly_sim_s_per_wall_s=tuple(speeds),
         hourly_events_per_s=tuple(rates),
+        positions_opened=int(opened),
     )
 
 
@@ -409,9 +415,11 @@ def run(*, tiny: bool = False) -> Report:
                     "events_per_s": rate,
                     "whole_day_sim_s_per_wall_s": day.sim_s_per_wall_s,
                     "whole_day_events_per_s": day.events_per_s,
+                    "positions_opened": day.positions_opened,
                 },
             )
         )
+        report.note(f"Over the simulated day the bot opened {day.positions_opened} positions.")
         for instruments in instrument_counts:
             path = directory / f"ticks-{instruments}.csv"
             if tiny or not dump_ticks(path, ticks, instruments):
