@@ -62,9 +62,10 @@ def main(argv: list[str]) -> int:
         print(f"== {name}", flush=True)
         started = time.perf_counter()
         report = available[name](tiny=tiny)
+        report.took_s = time.perf_counter() - started
         if not tiny:
             report.write_json()
-        print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
+        print(f"   ({report.took_s:.0f} s)", flush=True)
     if not tiny:
         print(f"wrote {write_markdown(load_reports(order=[*ORDER, *ON_REQUEST]))}")
     return 0

@@ -85,6 +85,7 @@ class Report:
     measured_at: str = field(
         default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     )
+    took_s: float | None = None  # wall time of the whole benchmark, set by its runner
 
     def add(self, row: Row) -> None:
         print(f"  {row.case}: {row.figure}  {row.baseline}  {row.ratio}".rstrip(), flush=True)
@@ -100,6 +101,7 @@ class Report:
         payload = {
             "name": self.name,
             "measured_at": self.measured_at,
+            "took_s": self.took_s,
             "python": sys.version.split()[0],
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
@@ -125,6 +127,7 @@ def load_reports(directory: Path = RESULTS_DIR, order: Sequence[str] = ()) -> li
             rows=rows,
             notes=list(payload["notes"]),
             measured_at=str(payload.get("measured_at", "")),
+            took_s=payload.get("took_s"),
         )
     ranked = [found.pop(name) for name in order if name in found]
     return ranked + [found[name] for name in sorted(found)]
@@ -148,7 +151,8 @@ def markdown(reports: Sequence[Report]) -> str:
         lines += [
             f"## {report.name}",
             "",
-            f"Measured {report.measured_at}.",
+            f"Measured {report.measured_at}"
+            + ("." if report.took_s is None else f", in {report.took_s:,.0f} s."),
             "",
             "| case | figure | baseline | ratio |",
             "|---|---|---|---|",
