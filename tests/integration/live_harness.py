@@ -73,15 +73,10 @@ class LiveBot:
             check=False,
         )
 
-    def start(self, duration: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.command(duration),
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    def start(self, duration: str) -> BotProcess:
+        started = len(list(self.summary.parent.glob("output-*.txt")))
+        output = self.summary.parent / f"output-{started + 1}.txt"
+        return BotProcess(self.command(duration), self.env, output)
 
     def summary_json(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self.summary.read_text())
@@ -164,13 +159,29 @@ def _run_clock_from_first_login(state: SandboxState, speed: float) -> None:
     state.derive_api_key = derive_and_start_the_clock  # type: ignore[method-assign]
 
 
-def stop(process: subprocess.Popen[str], timeout_s: float = 30.0) -> str:
+class BotProcess(subprocess.Popen[str]):
+    """The bot started in the background, its output (stdout and stderr) going to a file. A pipe
+    nobody reads while the test waits fills up (64 KiB) and blocks the bot's logging, and with
+    it the bot: a run through four faults froze for a minute."""
+
+    def __init__(self, command: list[str], env: dict[str, str], output: Path) -> None:
+        self.output_path = output
+        with output.open("w") as out:
+            super().__init__(
+                command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
+            )
+
+    def output(self) -> str:
+        return self.output_path.read_text(errors="replace")
+
+
+def stop(process: BotProcess, timeout_s: float = 30.0) -> str:
     """SIGTERM, then the output; SIGKILL if it does not stop in time."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:
-        out, _ = process.communicate(timeout=timeout_s)
+        process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         process.kill()
-        out, _ = process.communicate(timeout=10)
-    return out or ""
+        process.wait(timeout=10)
+    return process.output()
