@@ -33,10 +33,11 @@ from venues.sandbox.state import SandboxState
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEED = 60.0
-# How long after the bot logs in a window opens, for `sandbox(first_open_s=...)`: 5 real
-# seconds at SPEED, for what is left of a start-up after the login (the tree, the feeds: 0.4 s
-# on a quiet machine).
-FIRST_OPEN_S = 300.0
+# How long after the bot logs in a window opens, for `sandbox(first_open_s=...)`: 3 real
+# seconds at SPEED, for what is left of a start-up after the login (the tree, the feeds: 0.4 s,
+# on a quiet machine as with three busy processes on its two cores). A bot that is not up by
+# then trades from the next round of windows, 15 s later.
+FIRST_OPEN_S = 180.0
 # The speed of a sandbox's clock that waits for the bot to log in: standing all but still.
 WAITING_SPEED = 1e-6
 

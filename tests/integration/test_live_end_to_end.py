@@ -39,8 +39,10 @@ class LiveRun:
 
 @pytest.fixture(scope="module")
 def live_run(tmp_path_factory: pytest.TempPathFactory) -> LiveRun:
-    """Forty simulated minutes of live trading, the first window opening five minutes in: two
-    full rounds of windows trade and settle. The tests of this run share it (one costs 45 s)."""
+    """Forty simulated minutes of live trading, the first window opening three minutes in: two
+    full rounds of windows trade and settle, and the reconciler's passes after them audit the
+    settlements, as fifty minutes from a random start did. The tests of this run share it (one
+    costs 45 s)."""
     tmp_path = tmp_path_factory.mktemp("live-run")
     recording = tmp_path / "frames.jsonl"
     with sandbox(first_open_s=FIRST_OPEN_S) as server:

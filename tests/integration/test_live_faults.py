@@ -366,7 +366,7 @@ def test_a_balance_lagging_fills_delays_exits_without_a_storm_of_refusals(
     paper = PaperSettings(faults=FaultSettings(balance_lag_s=lag_s))
     with sandbox(paper=paper, first_open_s=FIRST_OPEN_S) as server, watching(server) as watch:
         bot = live_bot(server, tmp_path)
-        # A round of windows from open to resolution, and the next one's first five minutes.
+        # A round of windows from open to resolution, and seven minutes of the next one.
         process = bot.start("25m")
         output = finish(process, 120)
         summary = assert_clean_run(process.returncode, output, bot, refusals(server), watch)
