@@ -195,7 +195,7 @@ def _inject_and_watch(server: SandboxServer, watch: Watch, inject: Inject) -> Fa
 def socket_faults(tmp_path_factory: pytest.TempPathFactory) -> FaultRun:
     """One run through both socket faults (a run of their own each cost 30 s more); the feeds
     recycle a socket after a real second without data, for the silence."""
-    faults = {"drop": _drop_sockets, "silence": _silence}
+    faults: dict[str, Inject] = {"drop": _drop_sockets, "silence": _silence}
     return run_through(tmp_path_factory.mktemp("socket-faults"), faults, ws_silent_timeout_s=1.0)
 
 
