@@ -19,6 +19,7 @@ from runtime.api import Actor
 from runtime.clock import ManualClock
 from runtime.deterministic import DeterministicRuntime
 from supervisors import ChildSpec, Flags, Supervisor
+from tests.waiting import wait_for
 
 RUN = Path(run.__file__)
 pytestmark = pytest.mark.integration
@@ -105,7 +106,9 @@ def test_sigterm_stops_the_tree_flushes_the_journal_and_exits_zero(tmp_path):
         text=True,
     )
     try:
-        wait_for(lambda: "polyactor started" in read(tmp_path / "logs" / "polyactor.log"))
+        assert wait_for(
+            lambda: "polyactor started" in read(tmp_path / "logs" / "polyactor.log"), timeout_s=20
+        )
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
@@ -128,13 +131,15 @@ def test_editing_the_yaml_of_a_running_bot_reaches_a_subscribed_actor_within_2s(
     )
     log = tmp_path / "logs" / "polyactor.log"
     try:
-        wait_for(lambda: "polyactor started" in read(log))
+        assert wait_for(lambda: "polyactor started" in read(log), timeout_s=20)
         config.write_text("status_interval_s: 0.5\njournal:\n  batch_size: 7\n")
         edited = time.monotonic()
-        wait_for(lambda: "status interval 600.0s -> 0.5s" in read(log), timeout_s=2.0)
+        assert wait_for(lambda: "status interval 600.0s -> 0.5s" in read(log), timeout_s=2.0)
         assert time.monotonic() - edited < 2.0
-        wait_for(lambda: "journal.batch_size" in read(log), timeout_s=2.0)  # needs a restart
-        wait_for(lambda: " status " in read(log), timeout_s=5.0)  # the new interval is in force
+        # journal.batch_size needs a restart: the bot says so.
+        assert wait_for(lambda: "journal.batch_size" in read(log), timeout_s=2.0)
+        # The new interval is in force.
+        assert wait_for(lambda: " status " in read(log), timeout_s=5.0)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
@@ -194,15 +199,6 @@ def test_bad_durations_are_refused_by_name(text):
 
 def read(path: Path) -> str:
     return path.read_text() if path.exists() else ""
-
-
-def wait_for(predicate, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            msg = "condition not met in time"
-            raise AssertionError(msg)
-        time.sleep(0.02)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,13 @@ from bench import __main__ as bench_main
 from bench import fixes
 from bench.common import Report, Row, load_reports, markdown, percentile, summarise
 
+# The Ray benchmark starts a local Ray cluster of its own (6.5 s on a quiet machine).
+ON_RAY = {"ray_runtime": [pytest.mark.ray, pytest.mark.slow]}
 
-@pytest.mark.parametrize("name", list(bench_main.BENCHMARKS))
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=ON_RAY.get(name, ())) for name in bench_main.BENCHMARKS]
+)
 def test_each_benchmark_runs_on_tiny_sizes_and_reports_its_figures(name: str) -> None:
     report = bench_main.BENCHMARKS[name](tiny=True)
     assert report.name == name

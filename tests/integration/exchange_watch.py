@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from tests.integration.live_harness import SPEED, LiveBot, stop
+from tests.integration.live_harness import SPEED, BotProcess, LiveBot, stop
 from venues.errors import OrderNotFound, VenueError
 from venues.paper.faults import FaultInjector, FaultSettings
 from venues.paper.ledger import Account
@@ -346,13 +346,13 @@ def bot_logs(bot: LiveBot) -> str:
     return "\n".join(p.read_text(errors="replace") for p in bot.log_dir.rglob("*.log"))
 
 
-def finish(process: subprocess.Popen[str], bot: LiveBot, timeout_s: float) -> str:
+def finish(process: BotProcess, timeout_s: float) -> str:
     """Wait for the run to end by itself (its --duration), then its output."""
     try:
-        out, _ = process.communicate(timeout=timeout_s)
+        process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         return stop(process)
-    return out or ""
+    return process.output()
 
 
 def assert_clean_run(
@@ -387,20 +387,16 @@ def figures(name: str, summary: dict[str, Any], watch: Watch, **extra: object) -
     print(f"\nFAULT {name}: {figures}")
 
 
-def run_with(
-    server: SandboxServer,
-    bot: LiveBot,
-    duration: str,
-    inject: Callable[[], dict[str, Any]],
-    timeout_s: float,
-) -> tuple[int | None, str, dict[str, Any]]:
-    process = bot.start(duration)
+def run_then_stop(
+    bot: LiveBot, act: Callable[[], dict[str, _T]]
+) -> tuple[int | None, str, dict[str, _T]]:
+    """Run the bot while `act` injects faults and watches what follows, then stop it with
+    SIGTERM: the run lasts as long as the test has something to see, not a fixed span."""
+    process = bot.start("2h")
     try:
-        extra = inject()
-        output = finish(process, bot, timeout_s)
+        extra = act()
     finally:
-        if process.poll() is None:
-            stop(process)
+        output = stop(process)
     return process.returncode, output, extra
 
 

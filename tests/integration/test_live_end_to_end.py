@@ -8,30 +8,63 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.integration.live_harness import ROOT, live_bot, sandbox, stop
+from tests.integration.live_harness import FIRST_OPEN_S, ROOT, LiveBot, live_bot, sandbox, stop
 from tests.waiting import wait_for
 from venues.paper.ledger import Account
+from venues.sandbox.auth import ApiCredentials
 from venues.sandbox.state import SandboxState
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+@dataclass(frozen=True)
+class LiveRun:
+    """What one live run, recording its raw frames, left behind, and what the sandbox saw."""
+
+    bot: LiveBot
+    tmp_path: Path
+    recording: Path
+    done: subprocess.CompletedProcess[str]
+    orders_verified: int
+    protocol_refusals: list[str]
+    heartbeats_seen: bool
+    credentials: list[ApiCredentials]
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory: pytest.TempPathFactory) -> LiveRun:
+    """Forty simulated minutes of live trading, the first window opening three minutes in: two
+    full rounds of windows trade and settle, and the reconciler's passes after them audit the
+    settlements, as fifty minutes from a random start did. The tests of this run share it (one
+    costs 45 s)."""
+    tmp_path = tmp_path_factory.mktemp("live-run")
+    recording = tmp_path / "frames.jsonl"
+    with sandbox(first_open_s=FIRST_OPEN_S) as server:
+        bot = live_bot(server, tmp_path, record_path=str(recording))
+        done = bot.run("40m", timeout_s=200)
+        return LiveRun(
+            bot=bot,
+            tmp_path=tmp_path,
+            recording=recording,
+            done=done,
+            orders_verified=server.state.orders_verified,
+            protocol_refusals=list(server.state.protocol_refusals),
+            heartbeats_seen=server.call(lambda state: state._heartbeat_deadline is not None),
+            credentials=server.call(lambda state: list(state.credentials.values())),
+        )
+
+
 @pytest.mark.timeout(240)
 def test_live_mode_trades_several_windows_with_verified_orders_and_no_protocol_error(
-    tmp_path: Path,
+    live_run: LiveRun,
 ) -> None:
-    with sandbox() as server:
-        bot = live_bot(server, tmp_path)
-        done = bot.run("50m", timeout_s=200)
-        verified = server.state.orders_verified
-        refusals = list(server.state.protocol_refusals)
-        heartbeats_seen = server.call(lambda state: state._heartbeat_deadline is not None)
-
+    bot, done = live_run.bot, live_run.done
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = bot.summary_json()
     assert summary["mode"] == "live"
@@ -44,21 +77,18 @@ def test_live_mode_trades_several_windows_with_verified_orders_and_no_protocol_e
     assert _errors(bot.log_dir) == ""
     # Every order the bot placed was signed by our adapter and verified by the venue; no
     # request was refused for its protocol (auth headers, body, signature, duplicate order).
-    assert verified >= summary["orders_placed"]
-    assert refusals == []
-    assert heartbeats_seen
+    assert live_run.orders_verified >= summary["orders_placed"]
+    assert live_run.protocol_refusals == []
+    assert live_run.heartbeats_seen
 
 
 @pytest.mark.timeout(240)
 def test_no_secret_appears_in_logs_journal_summary_or_output_and_the_recording_replays(
-    tmp_path: Path,
+    live_run: LiveRun,
 ) -> None:
-    recording = tmp_path / "frames.jsonl"
-    with sandbox() as server:
-        bot = live_bot(server, tmp_path, record_path=str(recording))
-        done = bot.run("20m", timeout_s=200)
-        credentials = server.call(lambda state: list(state.credentials.values()))
+    bot, done, tmp_path = live_run.bot, live_run.done, live_run.tmp_path
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    credentials = live_run.credentials
     assert credentials, "the bot derived no API credentials"
     secrets = {bot.private_key, bot.private_key.removeprefix("0x")}
     for issued in credentials:
@@ -84,7 +114,7 @@ def test_no_secret_appears_in_logs_journal_summary_or_output_and_the_recording_r
             str(ROOT / "run.py"),
             "replay",
             "--feed",
-            str(recording),
+            str(live_run.recording),
             "--summary-json",
             str(tmp_path / "replay.json"),
         ],
@@ -104,7 +134,7 @@ def test_no_secret_appears_in_logs_journal_summary_or_output_and_the_recording_r
 def test_sigterm_while_feeds_stream_and_a_position_is_held_stops_without_a_traceback(
     tmp_path: Path,
 ) -> None:
-    with sandbox() as server:
+    with sandbox(first_open_s=FIRST_OPEN_S) as server:
         bot = live_bot(server, tmp_path)
         process = bot.start("2h")
         try:

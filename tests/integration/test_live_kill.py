@@ -56,10 +56,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # fraction of a simulated second, fast enough that a position ages into its exit plan (a
 # simulated minute after its fill) within seconds of the test.
 SPEED = 10.0
-# The sandbox starts this long (simulated) before a window opens: the bot must be up when the
-# window opens to anchor it exactly, or it does not enter that window (25 real seconds: a
-# start-up on a loaded machine has taken 20).
-LEAD_S = 250.0
+# A window opens this long (simulated) after the bot logs in to the sandbox: the bot must be up
+# when the window opens to anchor it exactly, or it does not enter that window. Its imports and
+# signing come before the login (the sandbox's clock waits for it); what is left of a start-up
+# (the tree, the feeds) took 0.4 s, on a quiet machine as with three busy processes on its two
+# cores: 6 real seconds leave ample room.
+LEAD_S = 60.0
 PROTECTED_WITHIN_S = 5.0
 # The sandbox and the restarted bot go on at this speed: the issue's 5 simulated seconds are
 # then 2.5 real ones, which a loaded machine's REST round trips and signing (a dozen orders in
@@ -166,11 +168,6 @@ def _protected(server: SandboxServer, at_least: int, min_time_left_s: float) -> 
 def _journal(bot: LiveBot, sql: str) -> list[tuple[object, ...]]:
     with duckdb.connect(str(bot.data_dir / "journal.duckdb"), read_only=True) as con:
         return con.execute(sql).fetchall()
-
-
-def _start_time(lead_s: float) -> float:
-    """A simulated start `lead_s` before the next 15-minute boundary (windows open there)."""
-    return math.ceil((time.time() + lead_s) / 900) * 900 - lead_s
 
 
 def _kill(process: subprocess.Popen[str]) -> None:
@@ -290,7 +287,7 @@ def _kill_and_restart(
     started = time.monotonic()
     with (
         sandbox(
-            speed=SPEED, start_time=_start_time(LEAD_S), heartbeat_timeout_s=heartbeat_timeout_s
+            speed=SPEED, first_open_s=LEAD_S, heartbeat_timeout_s=heartbeat_timeout_s
         ) as server,
         watching(server) as watch,
         timeline(server) as seen,

@@ -36,6 +36,11 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(300)]
 NAMESPACE = "polyactor-test-tree"
 SPEED = 30.0
 BOUNDARY = 1_795_275_000.0  # 2026-11-21T15:30:00Z, a 15-minute boundary
+# The world starts this long (simulated) before BOUNDARY: 20 real seconds for the tree to start
+# on Ray (10-16 s on 2 cores, an actor a process), so it trades the windows opening there.
+# Started at the boundary, it saw those open before it ran and traded the next round's, 30 s
+# later; a tree slower than the lead still does.
+LEAD_S = 600.0
 DRIVER_PID = os.getpid()
 
 
@@ -91,13 +96,13 @@ def world(tmp_path_factory: pytest.TempPathFactory, shared_ray: Any) -> Iterator
             "paper": {"faults": {"seed": 3, "reject_rates": {"timeout": 0.2}}},
         }
     )
-    # Started after Ray is up; the first windows open while the tree starts, the next ones
-    # are listed once it runs.
-    clock = SimulatedClock(start=BOUNDARY, speed=SPEED)
+    # Started after Ray is up.
+    start = BOUNDARY - LEAD_S
+    clock = SimulatedClock(start=start, speed=SPEED)
     # connect=False: the cluster is the session's; shutdown stops this world's actors only.
     runtime = RayRuntime(clock, namespace=NAMESPACE, connect=False)
     spec = root_spec(
-        settings, None, {}, start_time=BOUNDARY, venue_factory=paper_venue(settings.paper)
+        settings, None, {}, start_time=start, venue_factory=paper_venue(settings.paper)
     )
     root = runtime.spawn(spec.start, name=ROOT)
     ray_world = RayWorld(runtime, journal_path, root)
