@@ -3,7 +3,10 @@ it serves, how long each held position goes without resting SELLs covering it, a
 every live test makes of a run:
 - no order was sent twice: the sandbox refused no order as a duplicate;
 - no exit was over-committed: whenever a SELL reached the exchange, it and our resting SELLs of
-  that token together asked for no more than we held;
+  that token together asked for no more than we held (save a replacement the exchange refused
+  after the bot's cancel of that token's SELL failed without an answer: invariant 4 has the
+  bot place the new plan whatever the cancel answers, and the exchange keeps it from selling
+  what the old one offers);
 - no market sell of a position the bot did not decide to sell: every FOK/FAK SELL the exchange
   accepted is one of the bot's own journaled stop-loss intents.
 """
@@ -96,6 +99,9 @@ class Watch:
     placements: list[Placement] = field(default_factory=list)
     cancels: int = 0
     cancels_not_found: int = 0
+    # Tokens whose SELL the bot tried to cancel and got an error for, not "not found": whether
+    # the old order still rests is unknown to the bot then (sandbox time of each such cancel).
+    cancels_unanswered: dict[TokenId, list[float]] = field(default_factory=dict)
     not_found_at: list[float] = field(default_factory=list)  # sandbox time of each
     uncovered_now: dict[TokenId, Uncovered] = field(default_factory=dict)  # the spans going on
     uncovered: dict[TokenId, Uncovered] = field(default_factory=dict)  # longest, per token
@@ -129,7 +135,17 @@ class Watch:
         return 0.0 if longest is None else longest.seconds
 
     def over_committed(self) -> list[Placement]:
-        return [p for p in self.placements if p.side is Side.SELL and p.over_committed > 0]
+        return [
+            p
+            for p in self.placements
+            if p.side is Side.SELL and p.over_committed > 0 and not self._replaced_unknown(p)
+        ]
+
+    def _replaced_unknown(self, placement: Placement) -> bool:
+        """Refused, and sent after a cancel of this token's SELL that failed without an answer."""
+        return placement.error is not None and any(
+            at <= placement.at for at in self.cancels_unanswered.get(placement.token, ())
+        )
 
 
 def resting_sells(state: SandboxState, token: TokenId) -> Decimal:
@@ -197,11 +213,24 @@ def _instrument(state: SandboxState, watch: Watch) -> None:
 
     def watched_cancel(order_ids: tuple[str, ...]) -> dict[str, Any]:
         watch.cancels += 1
+        rows = [state.order(order_id) for order_id in order_ids]
+        sells = {
+            order_id: TokenId(row["asset_id"])
+            for order_id, row in zip(order_ids, rows, strict=True)
+            if row is not None and row["side"] == Side.SELL.value
+        }
         try:
             return cancel(order_ids)
         except OrderNotFound:
             watch.cancels_not_found += 1
             watch.not_found_at.append(state.clock.now())
+            raise
+        except VenueError:
+            for order_id in order_ids:
+                if order_id in sells:
+                    watch.cancels_unanswered.setdefault(sells[order_id], []).append(
+                        state.clock.now()
+                    )
             raise
 
     state.place = watched_place  # type: ignore[method-assign]
