@@ -275,25 +275,36 @@ def _sample_coverage(state: SandboxState, watch: Watch) -> None:
 
 
 @contextmanager
+def periodically(action: Callable[[], None], every_s: float, name: str) -> Iterator[None]:
+    """Run `action` on a thread of its own every `every_s` until the block ends."""
+    done = threading.Event()
+
+    def run() -> None:
+        while not done.wait(every_s):
+            action()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=5)
+
+
+@contextmanager
 def watching(server: SandboxServer, sample_s: float = 0.05) -> Iterator[Watch]:
     watch = Watch()
     server.call(lambda state: _instrument(state, watch))
-    done = threading.Event()
 
     def sample() -> None:
-        while not done.wait(sample_s):
-            try:
-                server.call(lambda state: _sample_coverage(state, watch))
-            except TimeoutError:
-                watch.sample_misses += 1  # the sandbox's thread starved (a loaded machine)
+        try:
+            server.call(lambda state: _sample_coverage(state, watch))
+        except TimeoutError:
+            watch.sample_misses += 1  # the sandbox's thread starved (a loaded machine)
 
-    sampler = threading.Thread(target=sample, name="coverage-sampler", daemon=True)
-    sampler.start()
-    try:
+    with periodically(sample, sample_s, "coverage-sampler"):
         yield watch
-    finally:
-        done.set()
-        sampler.join(timeout=5)
 
 
 def holding_anything(server: SandboxServer) -> bool:

@@ -18,7 +18,6 @@ import math
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from tests.integration.exchange_watch import (
     assert_clean_run,
     figures,
     log_times,
+    periodically,
     refusals,
     resting_sells,
     sandbox_now,
@@ -86,6 +86,7 @@ class Sample:
 class Timeline:
     samples: list[Sample] = field(default_factory=list)
     reconciled_at: list[float] = field(default_factory=list)  # sandbox time of each pass's read
+    sample_misses: int = 0  # samples the sandbox did not answer in time (a loaded machine)
 
     def held_at(self, at: float) -> dict[TokenId, Decimal]:
         return next(s for s in reversed(self.samples) if s.at <= at).held
@@ -134,19 +135,15 @@ def timeline(server: SandboxServer, sample_s: float = 0.05) -> Iterator[Timeline
         state.closed_positions = watched  # type: ignore[method-assign]
 
     server.call(instrument)
-    done = threading.Event()
 
     def sample() -> None:
-        while not done.wait(sample_s):
+        try:
             recorded.samples.append(server.call(_sample))
+        except TimeoutError:
+            recorded.sample_misses += 1
 
-    sampler = threading.Thread(target=sample, name="kill-timeline", daemon=True)
-    sampler.start()
-    try:
+    with periodically(sample, sample_s, "kill-timeline"):
         yield recorded
-    finally:
-        done.set()
-        sampler.join(timeout=5)
 
 
 def _protected(server: SandboxServer, at_least: int, min_time_left_s: float) -> bool:
