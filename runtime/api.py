@@ -93,7 +93,8 @@ class UnhandledMessage(RuntimeErrorBase):
 
 
 class StartFailed(RuntimeErrorBase):
-    """`on_start` raised (or hung): the actor never ran. Its watcher is not told; the spawner is."""
+    """`on_start` raised (or hung), or the name's previous holder never let go of it: the actor
+    never ran. Its watcher is not told; the spawner is."""
 
     def __init__(self, reason: InitFailed) -> None:
         super().__init__(reason.error)

@@ -602,9 +602,17 @@ class RayRuntime:
                 )
             except ValueError as e:
                 holder = _holder_state(name, self._namespace)
-                if holder == "live" or time.monotonic() > deadline:
-                    msg = f"actor name {name!r} is held by a live actor ({holder})"
+                if holder == "live":
+                    msg = f"actor name {name!r} is held by a live actor"
                     raise NameTaken(msg) from e
+                if time.monotonic() > deadline:
+                    # Slow, not taken: a supervisor retries a failed start later (charged to
+                    # its intensity); NameTaken would crash it and every sibling with it.
+                    error = (
+                        f"actor name {name!r} was not released within "
+                        f"{NAME_RELEASE_TIMEOUT_S}s: its holder is {holder}"
+                    )
+                    raise StartFailed(InitFailed(error=error)) from e
                 if holder == "dead":
                     # A process killed from outside (`ray.kill`, OOM) keeps its name until Ray
                     # has noticed, which took over 10 s on a busy machine; telling Ray it is

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from runtime.api import Actor, ActorDead, AskTimeout, ReplyLost
+from runtime.api import Actor, ActorDead, AskTimeout, NameTaken, ReplyLost, StartFailed
 from runtime.clock import SimulatedClock
 from supervisors import ChildSpec, Flags, GetStats, Supervisor, WhichChildren
 from tests.ray.processes import alive_among, descendants
+from tests.waiting import eventually
 
 ray = pytest.importorskip("ray")
 pytestmark = [
@@ -64,6 +64,9 @@ class Toy(Actor):
                 return self.tick_at
             case "now":
                 return self.ctx.clock.now()
+            case ("sleep", float(seconds)):
+                time.sleep(seconds)
+                return None
             case ("append", int(n)):
                 self.log.append(n)
                 return None
@@ -89,17 +92,6 @@ def toy_tree(watchdog_s: float, stop_log: Path | None = None, prefix: str = "") 
     toy = partial(Toy, stop_log)
     children = tuple(ChildSpec(id=prefix + name, start=toy) for name in CHILDREN)
     return Supervisor(Flags(intensity=10, period_s=60.0), children, watchdog_s=watchdog_s)
-
-
-def eventually(probe: Callable[[], Any], timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return probe()
-        except (AssertionError, ActorDead, AskTimeout):  # the old incarnation is on its way out
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -223,6 +215,27 @@ def test_an_ask_whose_target_becomes_unavailable_mid_call_has_an_unknown_outcome
         ref.ask("bump", 1.0)
     # Callers that already treat a timeout as "outcome unknown, reconcile" handle it unchanged.
     assert isinstance(raised.value, AskTimeout)
+
+
+def test_a_name_held_by_a_live_actor_is_taken_but_one_not_released_in_time_is_a_failed_start(
+    ray_runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A supervisor retries a failed start later; NameTaken would crash it. A restart once
+    waited for a name longer than the release timeout on a loaded 2-core CI machine."""
+    import runtime.ray_backend
+
+    holder = ray_runtime.spawn(Toy, name="toy/held")
+    try:
+        with pytest.raises(NameTaken, match="'toy/held' is held by a live actor"):
+            ray_runtime.spawn(Toy, name="toy/held", incarnation=2)
+
+        holder.tell(("sleep", 6.0))  # busy past the ping timeout: live or dying, nobody knows
+        monkeypatch.setattr(runtime.ray_backend, "NAME_RELEASE_TIMEOUT_S", 0.5)
+        with pytest.raises(StartFailed, match=r"'toy/held' was not released within 0\.5s") as e:
+            ray_runtime.spawn(Toy, name="toy/held", incarnation=2)
+        assert "its holder is unknown" in e.value.reason.error
+    finally:
+        holder.stop(10.0)
 
 
 def test_tells_from_a_handler_arrive_in_order_and_before_its_later_ask(ray_runtime: Any) -> None:

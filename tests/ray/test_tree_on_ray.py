@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,12 @@ import pytest
 from actors.journal import Query
 from actors.venue import paper_venue
 from config.settings import Settings
-from runtime.api import ActorDead, AskTimeout
 from runtime.clock import SimulatedClock
 from state.invariants import find_violations
 from state.journal_store import JournalStore
 from supervisors import WhichChildren
 from supervisors.tree import POSITIONS, ROOT, WINDOWS, root_spec
+from tests.waiting import eventually
 
 ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -67,17 +66,6 @@ class RayWorld:
     def children(self, supervisor: str) -> dict[str, tuple[int, bool]]:
         infos = self.runtime.address(supervisor).ask(WhichChildren(), 20.0)
         return {c.id: (c.incarnation, c.is_alive) for c in infos}
-
-
-def eventually(probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return probe()
-        except (AssertionError, ActorDead, AskTimeout):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")

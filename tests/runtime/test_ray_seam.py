@@ -4,13 +4,13 @@ supervisor that run on pykka run under Ray, each actor a named Ray actor (its ow
 from __future__ import annotations
 
 import sys
-import time
 
 import pytest
 
-from runtime.api import Actor, ActorDead
+from runtime.api import Actor
 from runtime.clock import RealClock
 from supervisors import ChildSpec, Flags, GetStats, Supervisor, WhichChildren
+from tests.waiting import eventually
 
 ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -50,17 +50,6 @@ def ray_runtime(shared_ray):
     runtime = RayRuntime(RealClock(), namespace="polyactor-test-seam", connect=False)
     yield runtime
     runtime.shutdown(timeout_s=10.0)
-
-
-def eventually(probe, timeout_s: float = 30.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return probe()
-        except (AssertionError, ActorDead):  # ActorDead: the old incarnation is on its way out
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def test_a_one_for_one_supervisor_restarts_a_crashed_ray_actor_and_spares_its_sibling(
