@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from runtime.api import Actor, ActorDead, AskTimeout, NameTaken, ReplyLost, StartFailed
+from runtime.api import (
+    Actor,
+    ActorDead,
+    AskTimeout,
+    ChildExited,
+    NameTaken,
+    ReplyLost,
+    StartFailed,
+)
 from runtime.clock import SimulatedClock
 from supervisors import ChildSpec, Flags, GetStats, Supervisor, WhichChildren
 from tests.ray.processes import alive_among, descendants
@@ -83,6 +91,23 @@ class Toy(Actor):
         if self.stop_log is not None:
             with self.stop_log.open("a") as log:
                 log.write(self.ctx.name + "\n")
+
+
+class Watcher(Actor):
+    """Keeps the exit notices it is told."""
+
+    def __init__(self) -> None:
+        self.exits: list[str] = []
+
+    def receive(self, message: object) -> object:
+        match message:
+            case ChildExited(name=name):
+                self.exits.append(name)
+                return None
+            case "exits":
+                return tuple(self.exits)
+            case _:
+                return super().receive(message)
 
 
 CHILDREN = ("journal", "risk", WINDOW, POSITION)
@@ -158,6 +183,26 @@ def test_an_exception_in_a_handler_is_a_crash_and_the_supervisor_restarts_only_t
     eventually(restarted)
     assert risk.ask("get", 10.0) == (1, 1)  # one_for_one: the sibling kept its state
     assert restart_counts(tree) == (restarts + 1, crashes + 1)
+
+
+def test_an_actor_that_crashes_before_it_ever_told_its_watcher_still_reports_its_exit(
+    ray_runtime: Any,
+) -> None:
+    """The exit notice is the first call such a process makes to its watcher. Before the host
+    opened that way at start and waited for it on exit, this test lost 2, 2 and 1 of its 40
+    notices in three runs; a supervisor with no watchdog then never restarts the child."""
+    watcher = ray_runtime.spawn(Watcher, name="toy/watcher")
+    crashers = [f"toy/crasher-{n}" for n in range(40)]
+    try:
+        for name in crashers:
+            ray_runtime.spawn(Toy, name=name, watcher=watcher).tell("crash")
+
+        def all_reported() -> None:
+            assert sorted(watcher.ask("exits", 10.0)) == sorted(crashers)
+
+        eventually(all_reported, timeout_s=60.0)
+    finally:
+        watcher.stop()
 
 
 def test_a_ray_kill_without_no_restart_is_found_by_the_watchdog_and_restarted_by_us(
