@@ -275,8 +275,8 @@ def test_an_ask_whose_target_becomes_unavailable_mid_call_has_an_unknown_outcome
 def test_a_name_held_by_a_live_actor_is_taken_but_one_not_released_in_time_is_a_failed_start(
     ray_runtime: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A supervisor retries a failed start later; NameTaken would crash it. A restart once
-    waited for a name longer than the release timeout on a loaded 2-core CI machine."""
+    """Slow is not taken: a supervisor retries a failed start later (charged to its intensity),
+    while NameTaken would crash it, and a restart on a loaded machine waits for the old holder."""
     import runtime.ray_backend
 
     holder = ray_runtime.spawn(Toy, name="toy/held")
